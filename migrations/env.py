@@ -1,0 +1,67 @@
+"""Alembic environment, run by advanced-alchemy's `fieldbook database ...` commands and by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, cast
+
+from advanced_alchemy.base import metadata_registry
+from alembic import context
+from alembic.autogenerate import rewriter
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
+
+import server.models  # noqa: F401 - registers every table on the metadata
+
+if TYPE_CHECKING:
+    from advanced_alchemy.alembic.commands import AlembicCommandConfig
+    from sqlalchemy.engine import Connection
+
+config: AlembicCommandConfig = context.config  # type: ignore[assignment]
+writer = rewriter.Rewriter()
+
+
+def _configure(**kwargs: object) -> None:
+    context.configure(
+        target_metadata=metadata_registry.get(config.bind_key),
+        compare_type=config.compare_type,
+        version_table=config.version_table_name,
+        version_table_schema=config.version_table_schema,
+        version_table_pk=config.version_table_pk,
+        user_module_prefix=config.user_module_prefix,
+        render_as_batch=config.render_as_batch,
+        process_revision_directives=writer,
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    _configure(url=config.db_url, literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    _configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    configuration = config.get_section(config.config_ini_section) or {}
+    configuration["sqlalchemy.url"] = config.db_url
+    engine = cast(
+        "AsyncEngine",
+        config.engine
+        or async_engine_from_config(configuration, prefix="sqlalchemy.", poolclass=pool.NullPool, future=True),
+    )
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    if config.engine is None:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

@@ -1,0 +1,103 @@
+// Fieldbook's service worker: keeps the app shell on the phone and serves pages offline.
+//
+// - Static files (versioned URLs) come from the cache first: they never change under one URL.
+// - Pages are fetched from the network first and kept, so a page opened once also opens offline;
+//   a page never opened shows /offline.html instead of the browser's error.
+// - htmx swaps only the page content; when such a request fails offline, the SW answers with
+//   HX-Redirect so the browser navigates to the full page, which comes from the cache.
+//
+// The server fills in BUILD (the release's asset list and version) when it serves this file.
+const BUILD = /*BUILD*/ { version: "dev", precache: ["/offline.html"] };
+const STATIC_CACHE = `fieldbook-static-${BUILD.version}`;
+const PAGES_CACHE = "fieldbook-pages";
+const OFFLINE_URL = "/offline.html";
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(STATIC_CACHE).then((cache) => cache.addAll(BUILD.precache)).then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) =>
+        Promise.all(
+          keys.filter((key) => key.startsWith("fieldbook-static-") && key !== STATIC_CACHE).map((key) => caches.delete(key)),
+        ),
+      )
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("message", (event) => {
+  // Sent by the sign-in page: what the last person saw must not be shown to the next.
+  if (event.data && event.data.type === "signed-out") {
+    event.waitUntil(caches.delete(PAGES_CACHE));
+  }
+});
+
+function isCacheablePage(response) {
+  const type = response.headers.get("Content-Type") || "";
+  return response.ok && !response.redirected && type.startsWith("text/html");
+}
+
+async function staticFirst(request) {
+  const cached = await caches.match(request);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok) {
+    const cache = await caches.open(STATIC_CACHE);
+    await cache.put(request, response.clone());
+  }
+  return response;
+}
+
+async function pageNetworkFirst(request) {
+  const cache = await caches.open(PAGES_CACHE);
+  try {
+    const response = await fetch(request);
+    if (isCacheablePage(response)) await cache.put(request.url, response.clone());
+    return response;
+  } catch (error) {
+    return (await cache.match(request.url)) || (await caches.match(OFFLINE_URL));
+  }
+}
+
+// Keep the full version of a page that htmx fetched as a fragment, so a reload offline works.
+async function refreshFullPage(url) {
+  try {
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (isCacheablePage(response)) await (await caches.open(PAGES_CACHE)).put(url, response);
+  } catch (error) {
+    // Offline again: the next visit refreshes it.
+  }
+}
+
+async function htmxNetworkFirst(event) {
+  const { request } = event;
+  try {
+    const response = await fetch(request);
+    if (response.ok && request.headers.get("HX-Target") === "main") {
+      event.waitUntil(refreshFullPage(request.url));
+    }
+    return response;
+  } catch (error) {
+    // No network: ask htmx to navigate for real, so the cached page (or the offline page) shows.
+    return new Response("", { status: 200, headers: { "HX-Redirect": request.url } });
+  }
+}
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/icons/")) {
+    event.respondWith(staticFirst(request));
+  } else if (request.mode === "navigate") {
+    event.respondWith(pageNetworkFirst(request));
+  } else if (request.headers.get("HX-Request") === "true") {
+    event.respondWith(htmxNetworkFirst(event));
+  }
+});

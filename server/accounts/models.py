@@ -1,0 +1,41 @@
+"""Accounts: the customers reps visit."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy import Enum, Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Versioned
+from server.users.models import User
+
+
+class Tier(enum.StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Account(Versioned):
+    __tablename__ = "accounts"
+
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    street: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(120), default="", index=True)
+    postcode: Mapped[str] = mapped_column(String(20), default="")
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    # Digits only, so "0161 496 0000" is found by typing "1614960".
+    phone_digits: Mapped[str] = mapped_column(String(40), default="", index=True)
+    tier: Mapped[Tier] = mapped_column(Enum(Tier, native_enum=False, length=1, validate_strings=True), default=Tier.C)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None

@@ -1,0 +1,140 @@
+"""Accounts: queries behind the scoping function, and the named commands that change them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, or_, select
+
+from server.audit import service as audit
+from server.accounts.models import Account, Tier
+from server.auth import check_assignable_owner, get_visible, visible
+from server.db import new_id, next_version, stamp
+from server.errors import Message, ValidationError
+from server.i18n import N_
+from server.validation import Fields, digits, parse_uuid
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.users.models import User
+
+EDITABLE_FIELDS = (
+    "name", "street", "city", "postcode", "latitude", "longitude", "phone", "tier", "owner_id", "notes",
+)  # fmt: skip
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Account]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        following = self.offset + self.limit
+        return following if following < self.total else None
+
+
+def _search_clause(term: str) -> Any:
+    like = f"%{term.lower()}%"
+    conditions = [func.lower(Account.name).like(like), func.lower(Account.city).like(like)]
+    if len(term_digits := digits(term)) >= 3:
+        conditions.append(Account.phone_digits.like(f"%{term_digits}%"))
+    return or_(*conditions)
+
+
+async def search(
+    session: AsyncSession, actor: User, term: str = "", *, offset: int = 0, limit: int = PAGE_SIZE
+) -> Page:
+    """Accounts the actor may see, matching `term` in name, city or phone; alphabetical."""
+    where = [visible(actor, Account)]
+    if term := term.strip()[:100]:
+        where.append(_search_clause(term))
+    total = await session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
+    rows = await session.scalars(
+        select(Account).where(*where).order_by(func.lower(Account.name), Account.id).offset(offset).limit(limit)
+    )
+    return Page(items=list(rows), total=total, offset=offset, limit=limit)
+
+
+async def get(session: AsyncSession, actor: User, account_id: Any) -> Account:
+    return await get_visible(session, actor, Account, account_id)
+
+
+def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    fields = Fields(raw, partial=partial)
+    fields.text("name", required=True, max_length=200)
+    fields.text("street", max_length=200)
+    fields.text("city", max_length=120)
+    fields.text("postcode", max_length=20)
+    fields.number("latitude", minimum=-90, maximum=90)
+    fields.number("longitude", minimum=-180, maximum=180)
+    fields.phone("phone")
+    fields.choice("tier", Tier, default=Tier.C)
+    fields.uuid("owner_id")
+    fields.text("notes", max_length=10_000)
+    return fields.result()
+
+
+def _check_coordinates(values: Mapping[str, Any]) -> None:
+    """Latitude and longitude come as a pair or not at all."""
+    if (values.get("latitude") is None) != (values.get("longitude") is None):
+        missing = "longitude" if values.get("longitude") is None else "latitude"
+        raise ValidationError({missing: Message(N_("Enter both latitude and longitude, or neither."))})
+
+
+async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, record_id: Any = None) -> Account:
+    """accounts.create: a new account, owned by the actor unless they may and do choose another rep.
+
+    `record_id` is the client-generated UUIDv7; creating the same id again returns the record
+    already made instead of a second one.
+    """
+    new_id = parse_uuid(record_id) if record_id is not None else new_id()
+    if new_id is None:
+        raise ValidationError({"id": Message(N_("Choose one of the options."))})
+    if existing := await session.get(Account, new_id):
+        return await get(session, actor, existing.id)
+
+    values = _validate(raw, partial=False)
+    _check_coordinates(values)
+    owner_id = values.pop("owner_id", None) or actor.id
+    await check_assignable_owner(session, actor, owner_id)
+
+    version = await next_version(session)
+    account = Account(id=new_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values)
+    stamp(account, version)
+    session.add(account)
+    await session.flush()
+    audit.record(session, actor, "accounts.create", account, after=audit.snapshot(account, EDITABLE_FIELDS))
+    return account
+
+
+async def update(session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any]) -> Account:
+    """accounts.update: change the fields named in `raw`; unnamed fields stay as they are."""
+    account = await get(session, actor, account_id)
+    values = _validate(raw, partial=True)
+    _check_coordinates(
+        {"latitude": values.get("latitude", account.latitude), "longitude": values.get("longitude", account.longitude)}
+    )
+    if values.get("owner_id") is None:
+        values.pop("owner_id", None)
+    elif values["owner_id"] != account.owner_id:
+        await check_assignable_owner(session, actor, values["owner_id"])
+
+    changed = {name: value for name, value in values.items() if getattr(account, name) != value}
+    if not changed:
+        return account
+    before = audit.snapshot(account, changed)
+    for name, value in changed.items():
+        setattr(account, name, value)
+    if "phone" in changed:
+        account.phone_digits = digits(account.phone)
+    stamp(account, await next_version(session))
+    await session.flush()
+    audit.record(session, actor, "accounts.update", account, before=before, after=audit.snapshot(account, changed))
+    return account

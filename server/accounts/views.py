@@ -1,0 +1,109 @@
+"""Account pages: the searchable list, the account page, create and edit."""
+
+from __future__ import annotations
+
+from uuid import UUID
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.accounts import service as accounts
+from server.accounts.models import Account, Tier
+from server.auth import current_user
+from server.contacts import service as contacts
+from server.db import new_id
+from server.errors import Message, ValidationError
+from server.i18n import N_
+from server.users import service as users
+from server.users.models import Role
+from server.web import field_errors, flash, redirect, render
+
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    return str(getattr(value, "value", value))
+
+
+def _form_values(account: Account | None) -> dict[str, str]:
+    if account is None:
+        return {"tier": Tier.C.value}
+    return {name: _as_text(getattr(account, name)) for name in accounts.EDITABLE_FIELDS}
+
+
+class AccountController(Controller):
+    path = "/accounts"
+
+    @get("/", name="accounts.list")
+    async def index(self, request: Request, db_session: AsyncSession, q: str = "", offset: Offset = 0) -> Response:
+        page = await accounts.search(db_session, current_user(request), q, offset=offset)
+        return render(
+            request,
+            "accounts/list.html",
+            {"page": page, "q": q},
+            fragments={"account-results": "results", "account-more": "rows"},
+        )
+
+    @get("/new", name="accounts.new")
+    async def new(self, request: Request, db_session: AsyncSession) -> Response:
+        return await self._form(request, db_session, None, {**_form_values(None), "id": str(new_id())})
+
+    @post("/", name="accounts.create")
+    async def create(self, request: Request, db_session: AsyncSession) -> Response:
+        form = dict(await request.form())
+        try:
+            account = await accounts.create(db_session, current_user(request), form, record_id=form.get("id"))
+        except ValidationError as error:
+            return await self._form(request, db_session, None, form, error)
+        await db_session.commit()
+        flash(request, Message(N_("Account %(name)s saved."), {"name": account.name}))
+        return redirect(request, f"/accounts/{account.id}")
+
+    @get("/{account_id:uuid}", name="accounts.show")
+    async def show(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+        user = current_user(request)
+        account = await accounts.get(db_session, user, account_id)
+        people = await contacts.for_account(db_session, user, account.id)
+        return render(request, "accounts/show.html", {"account": account, "contacts": people})
+
+    @get("/{account_id:uuid}/edit", name="accounts.edit")
+    async def edit(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+        account = await accounts.get(db_session, current_user(request), account_id)
+        return await self._form(request, db_session, account, _form_values(account))
+
+    @post("/{account_id:uuid}/edit", name="accounts.update")
+    async def update(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+        user = current_user(request)
+        account = await accounts.get(db_session, user, account_id)
+        form = dict(await request.form())
+        try:
+            await accounts.update(db_session, user, account.id, form)
+        except ValidationError as error:
+            # The command validates before it writes; the uncommitted session is simply dropped.
+            return await self._form(request, db_session, account, form, error)
+        await db_session.commit()
+        flash(request, Message(N_("Account %(name)s saved."), {"name": account.name}))
+        return redirect(request, f"/accounts/{account.id}")
+
+    async def _form(
+        self,
+        request: Request,
+        db_session: AsyncSession,
+        account: Account | None,
+        values: dict[str, str],
+        error: ValidationError | None = None,
+    ) -> Response:
+        user = current_user(request)
+        owners = [] if user.role is Role.REP else await users.assignable_owners(db_session, user)
+        context = {
+            "account": account,
+            "values": values,
+            "errors": field_errors(request, error),
+            "owners": owners,
+            "tiers": list(Tier),
+        }
+        return render(request, "accounts/form.html", context, status_code=422 if error else 200)

@@ -1,0 +1,134 @@
+"""The application factory: everything Fieldbook serves is wired here, from the settings given."""
+
+from __future__ import annotations
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.datastructures import ResponseHeader, State
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.security.session_auth import SessionAuth
+from litestar.template import TemplateConfig
+
+from server import i18n, shell
+from server.accounts.views import AccountController
+from server.auth import RotatingSessionBackend, RotatingSessionConfig, retrieve_user
+from server.cli import FieldbookCLIPlugin
+from server.contacts.views import ContactController
+from server.db import KeyValueItem, alchemy_config
+from server.home.views import HomeController
+from server.settings import Settings
+from server.users.models import User
+from server.users.views import SettingsController, SignInController
+from server.web import EXCEPTION_HANDLERS
+
+ROUTE_HANDLERS = [
+    HomeController,
+    AccountController,
+    ContactController,
+    SignInController,
+    SettingsController,
+    shell.service_worker,
+    shell.manifest,
+    shell.offline_page,
+    shell.health,
+]
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "manifest-src 'self'",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def security_headers(settings: Settings) -> list[ResponseHeader]:
+    headers = [
+        ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
+        ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+        ResponseHeader(name="Referrer-Policy", value="same-origin"),
+        ResponseHeader(name="Permissions-Policy", value="geolocation=(self), camera=(self), microphone=()"),
+        ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ]
+    if settings.production:
+        headers.append(ResponseHeader(name="Strict-Transport-Security", value="max-age=31536000"))
+    return headers
+
+
+def template_environment(settings: Settings, assets: shell.Assets) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(settings.templates_dir),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["asset"] = assets.url
+    return env
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    alchemy = alchemy_config(settings)
+    assets = shell.Assets.scan(settings.pwa_dir)
+    session_config = RotatingSessionConfig(
+        key="fieldbook_session",
+        store="sessions",
+        max_age=30 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.production,
+    )
+    session_auth = SessionAuth[User, RotatingSessionBackend](
+        retrieve_user_handler=retrieve_user,
+        session_backend_config=session_config,
+        exclude_opt_key="exclude_from_auth",
+    )
+    return Litestar(
+        route_handlers=[*ROUTE_HANDLERS, *shell.static_routers(settings)],
+        plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), FieldbookCLIPlugin()],
+        on_app_init=[session_auth.on_app_init],
+        stores={"sessions": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="sessions")},
+        template_config=TemplateConfig(
+            instance=JinjaTemplateEngine.from_environment(template_environment(settings, assets))
+        ),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="fieldbook_csrf",
+            cookie_secure=settings.production,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        response_headers=security_headers(settings),
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(title="Fieldbook", version=settings.app_version, path="/schema"),
+        request_max_body_size=1024 * 1024,
+        state=State(
+            {
+                "settings": settings,
+                "alchemy": alchemy,
+                "assets": assets,
+                "translations": i18n.load_translations(),
+                "session_config": session_config,
+            }
+        ),
+        debug=False,
+    )

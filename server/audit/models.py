@@ -1,0 +1,24 @@
+"""The audit log: who changed what, when, from what to what."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import JsonB
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class AuditEvent(UUIDv7AuditBase):
+    """Append-only. `actor_id` carries no foreign key so the log outlives whatever it describes."""
+
+    __tablename__ = "audit_events"
+
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    record_type: Mapped[str] = mapped_column(String(60), index=True)
+    record_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)

@@ -1,0 +1,168 @@
+"""Who is asking, what they may do, and the ONE scoping function that decides what they may see.
+
+Every view, JSON endpoint and (later) the sync pull asks `visible(actor, Model)` for the records
+a user may see; nothing queries around it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+
+from server.accounts.models import Account
+from server.contacts.models import Contact
+from server.errors import Message, NotFound, ValidationError
+from server.i18n import N_
+from server.users.models import Role, TeamManager, User
+from server.validation import parse_uuid
+
+if TYPE_CHECKING:
+    from litestar.connection import ASGIConnection
+    from litestar.handlers import BaseRouteHandler
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.db import Versioned
+
+# Route handlers that anyone may reach carry this in their `opt`; everything else needs a user.
+PUBLIC = {"exclude_from_auth": True, "public": True}
+SESSION_USER_KEY = "user_id"
+_FRESH_SESSION_ID = "fieldbook_fresh_session_id"
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Litestar's server-side sessions, plus a new session id at sign-in (no session fixation)."""
+
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        fresh = connection.scope.get("state", {}).get(_FRESH_SESSION_ID)
+        return fresh or super().get_session_id(connection)
+
+    async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
+        # Anonymous visitors with nothing to keep get no session row and no cookie.
+        if not scope_session and not connection.cookies.get(self.config.key):
+            return
+        await super().store_in_message(scope_session, message, connection)
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+async def sign_in(connection: ASGIConnection, user: User) -> None:
+    """Start a session for `user` under a new session id; the old id stops working."""
+    config: RotatingSessionConfig = connection.app.state["session_config"]
+    old_id = connection.cookies.get(config.key)
+    if old_id and old_id != "null":
+        await config.get_store_from_app(connection.app).delete(old_id)
+    connection.scope.setdefault("state", {})[_FRESH_SESSION_ID] = secrets.token_hex(config.session_id_bytes)
+    connection.set_session({SESSION_USER_KEY: str(user.id)})
+
+
+def sign_out(connection: ASGIConnection) -> None:
+    connection.clear_session()
+
+
+def db_session(connection: ASGIConnection) -> AsyncSession:
+    """The request's database session (the same one handlers receive as `db_session`)."""
+    alchemy = connection.app.state["alchemy"]
+    return alchemy.provide_session(connection.app.state, connection.scope)
+
+
+async def retrieve_user(session_data: dict[str, Any], connection: ASGIConnection) -> User | None:
+    """Session -> User. A deactivated user's sessions stop working on their next request."""
+    user_id = parse_uuid(session_data.get(SESSION_USER_KEY))
+    if user_id is None:
+        return None
+    user = await db_session(connection).get(User, user_id)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        return None
+    return user
+
+
+def current_user(connection: ASGIConnection) -> User | None:
+    """The signed-in user, or None on public routes and for anonymous visitors."""
+    user = connection.scope.get("user")
+    return user if isinstance(user, User) else None
+
+
+# --- guards ---------------------------------------------------------------------------------
+
+
+def requires_role(*roles: Role) -> Any:
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        user = current_user(connection)
+        if user is None:
+            raise NotAuthorizedException()
+        if user.role not in allowed:
+            raise PermissionDeniedException()
+
+    guard.__name__ = f"requires_role({', '.join(sorted(allowed))})"
+    return guard
+
+
+# --- scoping ----------------------------------------------------------------------------------
+
+
+def visible_owner_ids(actor: User) -> Select[tuple[uuid.UUID]]:
+    """The users whose records `actor` may see: themselves, plus everyone in the teams they lead."""
+    if actor.role is Role.ADMIN:
+        return select(User.id)
+    if actor.role is Role.MANAGER:
+        led_teams = select(TeamManager.team_id).where(
+            TeamManager.user_id == actor.id, TeamManager.deleted_at.is_(None)
+        )
+        return select(User.id).where(or_(User.id == actor.id, User.team_id.in_(led_teams)))
+    return select(User.id).where(User.id == actor.id)
+
+
+def visible(actor: User, model: type[Versioned]) -> ColumnElement[bool]:
+    """THE scoping function: a WHERE clause for the rows of `model` that `actor` may see.
+
+    A rep sees their own accounts and what hangs off them, a manager their teams', an admin
+    everything. Tombstoned rows are never visible here; the sync pull asks for them separately.
+    """
+    alive = model.deleted_at.is_(None)
+    if model is Account:
+        if actor.role is Role.ADMIN:
+            return alive
+        return and_(alive, Account.owner_id.in_(visible_owner_ids(actor)))
+    if model is Contact:
+        return and_(alive, Contact.account_id.in_(select(Account.id).where(visible(actor, Account))))
+    if model is User:
+        return and_(alive, true() if actor.role is Role.ADMIN else User.id.in_(visible_owner_ids(actor)))
+    raise TypeError(f"no scoping rule for {model.__name__}")
+
+
+async def get_visible(session: AsyncSession, actor: User, model: type[Versioned], record_id: Any) -> Any:
+    """Load one record the actor may see, or raise NotFound (never 'forbidden': that would leak that it exists)."""
+    parsed = parse_uuid(record_id)
+    record = None
+    if parsed is not None:
+        record = await session.scalar(select(model).where(model.id == parsed, visible(actor, model)))
+    if record is None:
+        raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
+    return record
+
+
+async def check_assignable_owner(session: AsyncSession, actor: User, owner_id: uuid.UUID) -> User:
+    """The owner a record may be given by `actor`: an active rep or manager the actor can see."""
+    owner = await session.scalar(
+        select(User).where(
+            User.id == owner_id,
+            User.is_active.is_(True),
+            User.role.in_((Role.REP, Role.MANAGER)),
+            visible(actor, User),
+        )
+    )
+    if owner is None:
+        raise ValidationError({"owner_id": Message(N_("You cannot give this record to that person."))})
+    return owner

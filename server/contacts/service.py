@@ -1,0 +1,86 @@
+"""Contacts: the people at an account, and the named commands that change them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from server.audit import service as audit
+from server.accounts import service as accounts
+from server.auth import get_visible, visible
+from server.contacts.models import Contact
+from server.db import new_id, next_version, stamp
+from server.errors import Message, ValidationError
+from server.i18n import N_
+from server.validation import Fields, digits, parse_uuid
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.users.models import User
+
+EDITABLE_FIELDS = ("name", "title", "phone", "email")
+
+
+async def for_account(session: AsyncSession, actor: User, account_id: Any) -> list[Contact]:
+    rows = await session.scalars(
+        select(Contact)
+        .where(Contact.account_id == parse_uuid(account_id), visible(actor, Contact))
+        .order_by(func.lower(Contact.name), Contact.id)
+    )
+    return list(rows)
+
+
+async def get(session: AsyncSession, actor: User, contact_id: Any) -> Contact:
+    return await get_visible(session, actor, Contact, contact_id)
+
+
+def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    fields = Fields(raw, partial=partial)
+    fields.text("name", required=True, max_length=200)
+    fields.text("title", max_length=120)
+    fields.phone("phone")
+    fields.email("email")
+    return fields.result()
+
+
+async def create(
+    session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any], *, record_id: Any = None
+) -> Contact:
+    """contacts.create: a new contact at an account the actor may see; replaying an id is a no-op."""
+    new_contact_id = parse_uuid(record_id) if record_id is not None else new_id()
+    if new_contact_id is None:
+        raise ValidationError({"id": Message(N_("Choose one of the options."))})
+    if existing := await session.get(Contact, new_contact_id):
+        return await get(session, actor, existing.id)
+
+    account = await accounts.get(session, actor, account_id)
+    values = _validate(raw, partial=False)
+    contact = Contact(
+        id=new_contact_id, account_id=account.id, phone_digits=digits(values.get("phone", "")), **values
+    )
+    stamp(contact, await next_version(session))
+    session.add(contact)
+    await session.flush()
+    audit.record(session, actor, "contacts.create", contact, after=audit.snapshot(contact, EDITABLE_FIELDS))
+    return contact
+
+
+async def update(session: AsyncSession, actor: User, contact_id: Any, raw: Mapping[str, Any]) -> Contact:
+    """contacts.update: change the fields named in `raw`."""
+    contact = await get(session, actor, contact_id)
+    values = _validate(raw, partial=True)
+    changed = {name: value for name, value in values.items() if getattr(contact, name) != value}
+    if not changed:
+        return contact
+    before = audit.snapshot(contact, changed)
+    for name, value in changed.items():
+        setattr(contact, name, value)
+    if "phone" in changed:
+        contact.phone_digits = digits(contact.phone)
+    stamp(contact, await next_version(session))
+    await session.flush()
+    audit.record(session, actor, "contacts.update", contact, before=before, after=audit.snapshot(contact, changed))
+    return contact

@@ -1,0 +1,138 @@
+"""Database wiring: the engine, the advanced-alchemy config, the Versioned mixin, the change sequence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from advanced_alchemy.base import AdvancedDeclarativeBase, UUIDv7AuditBase, orm_registry
+from advanced_alchemy.extensions.litestar.store import StoreModelMixin
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+)
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Integer, event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+from uuid_utils.compat import uuid7
+
+from server.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+
+metadata = orm_registry.metadata
+
+
+def new_id() -> uuid.UUID:
+    """A UUIDv7: time-ordered, so ids made on devices and on the server sort by creation."""
+    return uuid7()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Versioned(UUIDv7AuditBase):
+    """Columns every synced record carries (DESIGN.md, "One write path").
+
+    `id` is a UUIDv7 that a client may generate; `version` is the server change sequence value of
+    the record's last change; `deleted_at` is a tombstone: synced records are never hard-deleted.
+    """
+
+    __abstract__ = True
+
+    version: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class ChangeCounter(AdvancedDeclarativeBase):
+    """The single row that numbers every change.
+
+    Taking the next value locks the row until the transaction ends, so versions commit in the
+    order they were handed out: a sync pull that has seen version N can never later find a row
+    with a smaller version commit behind it (the PostgreSQL sequence trap in DESIGN.md).
+    """
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: one row
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class KeyValueItem(StoreModelMixin):
+    """Rows of the shared key-value store: server-side sessions, so several processes share them."""
+
+    __tablename__ = "key_value_store"
+
+
+async def next_version(session: AsyncSession) -> int:
+    """Take the next change-sequence value; every command calls this once before it writes."""
+    result = await session.execute(
+        update(ChangeCounter)
+        .where(ChangeCounter.id == 1)
+        .values(value=ChangeCounter.value + 1)
+        .returning(ChangeCounter.value)
+    )
+    value = result.scalar_one_or_none()
+    if value is None:  # a database created without migrations (only possible by hand)
+        raise RuntimeError("change_counter is empty: run `fieldbook database upgrade`")
+    return value
+
+
+async def current_version(session: AsyncSession) -> int:
+    return (await session.execute(select(func.coalesce(func.max(ChangeCounter.value), 0)))).scalar_one()
+
+
+def stamp(record: Versioned, version: int) -> None:
+    """Mark a record as changed by the command that holds `version`."""
+    record.version = version
+    record.updated_at = utcnow()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers work while one writer writes; the busy timeout makes writers queue
+    # instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # aiosqlite runs each connection in its own thread; pooling buys nothing and
+        # NullPool keeps no file handles open between requests.
+        engine = create_async_engine(database_url, echo=echo, poolclass=NullPool)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(database_url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def alchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:
+    return SQLAlchemyAsyncConfig(
+        engine_instance=engine or create_engine(settings.database_url, echo=settings.echo_sql),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        alembic_config=AlembicAsyncConfig(
+            script_config=str(REPO_ROOT / "alembic.ini"),
+            script_location=str(REPO_ROOT / "migrations"),
+            version_table_name="alembic_version",
+            compare_type=True,
+            render_as_batch=True,
+        ),
+        create_all=False,
+    )

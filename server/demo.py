@@ -1,0 +1,186 @@
+"""The demo data set: a field-sales organisation around Greater Manchester.
+
+Generated from a fixed seed, so every run produces the same records with the same ids; loading
+inserts only the records that are missing, which makes `fieldbook demo` safe to run again.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+
+from server.accounts.models import Account, Tier
+from server.contacts.models import Contact
+from server.db import Versioned, next_version, utcnow
+from server.users.models import Role, Team, TeamManager, User
+from server.validation import digits
+
+if TYPE_CHECKING:
+    from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+
+SEED = 20261122
+BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: demo ids sort before anything made later
+
+FIRST_NAMES = [
+    "Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Sophia", "Leo", "Grace", "Harry",
+    "Lily", "Oscar", "Freya", "Jack", "Evie", "Charlie", "Poppy", "Thomas", "Priya", "Mohammed", "Chloe",
+    "Wei", "Aisha", "Daniel", "Hannah", "Ravi", "Zara", "Samuel", "Ellie", "Yusuf", "Megan", "Kofi", "Ruth",
+]  # fmt: skip
+LAST_NAMES = [
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Wright",
+    "Robinson", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Khan",
+    "Clarke", "Chen", "Hughes", "Edwards", "Lewis", "Ahmed", "Turner", "Hill", "Cooper", "Ward",
+]  # fmt: skip
+NAME_STEMS = [
+    "Ancoats", "Irwell", "Pennine", "Deansgate", "Castlefield", "Northern", "Mersey", "Peak", "Oxford Road",
+    "Piccadilly", "Rochdale Canal", "Spinningfields", "Victoria", "Beech", "Heaton", "Withington",
+    "Chorlton", "Didsbury", "Ardwick", "Moss Side", "Cheetham", "Levenshulme", "Gorton", "Failsworth",
+    "Hale", "Bramhall", "Marple", "Worsley", "Eccles", "Denton", "Red Rose", "Cotton", "Millstone", "Bridgewater",
+]  # fmt: skip
+TRADES = [
+    "Hardware", "Building Supplies", "Pharmacy", "Garden Centre", "Bakery", "Wholesale", "Catering",
+    "Electrical", "Plumbing Supplies", "Auto Parts", "Pet Store", "Convenience Store", "Deli", "Café",
+    "Hotel", "Dental Practice", "Veterinary Clinic", "Print Shop", "Florist", "Cycle Shop", "Bistro",
+]  # fmt: skip
+SUFFIXES = ["Ltd", "& Sons", "Co.", "Group", "", "", "", "Ltd", "Partners"]
+STREETS = [
+    "Oxford Road", "Deansgate", "Market Street", "Portland Street", "Wilmslow Road", "Stockport Road",
+    "Bury New Road", "Rochdale Road", "Ashton Old Road", "Chester Road", "Princess Street", "Oldham Street",
+    "Washway Road", "Bolton Road", "Manchester Road", "Church Street", "High Street", "Station Road",
+    "Moss Lane", "King Street", "Lapwing Lane", "Burton Road", "Barlow Moor Road", "Hyde Road",
+]  # fmt: skip
+# (town, postcode district prefix, latitude, longitude): the teams split the map north to south.
+TOWNS = [
+    ("Bury", "BL9", 53.593, -2.298), ("Bolton", "BL1", 53.578, -2.429), ("Rochdale", "OL16", 53.616, -2.155),
+    ("Oldham", "OL1", 53.541, -2.117), ("Salford", "M5", 53.488, -2.290), ("Manchester", "M1", 53.480, -2.242),
+    ("Manchester", "M4", 53.485, -2.229), ("Manchester", "M14", 53.449, -2.220), ("Ashton-under-Lyne", "OL6", 53.489, -2.094),
+    ("Stockport", "SK1", 53.408, -2.149), ("Altrincham", "WA14", 53.387, -2.349), ("Sale", "M33", 53.424, -2.322),
+    ("Didsbury", "M20", 53.416, -2.231), ("Wythenshawe", "M22", 53.389, -2.264), ("Hyde", "SK14", 53.451, -2.079),
+]  # fmt: skip
+TEAMS = ["North", "City", "South"]
+TITLES = ["Owner", "Store Manager", "Buyer", "Purchasing Manager", "Operations Manager", "Director", "Head Chef"]
+
+
+class DemoIds:
+    """Deterministic UUIDv7s: a fixed millisecond clock and seeded random bits."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.tick = 0
+
+    def __call__(self) -> uuid.UUID:
+        self.tick += 1
+        value = (BASE_MS + self.tick) << 80 | 0x7 << 76 | self.rng.getrandbits(12) << 64
+        value |= 0b10 << 62 | self.rng.getrandbits(62)
+        return uuid.UUID(int=value)
+
+
+@dataclass
+class DemoData:
+    rows: dict[type[Versioned], list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, model: type[Versioned], **values: Any) -> uuid.UUID:
+        self.rows.setdefault(model, []).append(values)
+        return values["id"]
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def _phone(rng: random.Random, mobile: bool = False) -> str:
+    if mobile:
+        return f"07700 9{rng.randint(0, 99999):05d}"
+    return f"0161 496 {rng.randint(0, 9999):04d}"  # Ofcom's range for drama: never a real line
+
+
+def generate(scale: int = 1) -> DemoData:
+    rng = random.Random(SEED)
+    next_id = DemoIds(rng)
+    data = DemoData()
+
+    data.add(User, id=next_id(), email="admin@fieldbook.example", name="Alex Morgan (admin)", role=Role.ADMIN)
+    teams: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
+    for index, team_name in enumerate(TEAMS):
+        team_id = data.add(Team, id=next_id(), name=team_name)
+        manager_id = data.add(
+            User, id=next_id(), email=f"manager.{team_name.lower()}@fieldbook.example",
+            name=f"{_person(rng)} ({team_name} manager)", role=Role.MANAGER, team_id=team_id,
+        )  # fmt: skip
+        data.add(TeamManager, id=next_id(), team_id=team_id, user_id=manager_id)
+        reps = [
+            data.add(
+                User, id=next_id(), email=f"rep{index * 7 * scale + number + 1}@fieldbook.example",
+                name=_person(rng), role=Role.REP, team_id=team_id,
+            )  # fmt: skip
+            for number in range(7 * scale)
+        ]
+        teams.append((team_id, reps))
+
+    towns_by_team = [TOWNS[:5], TOWNS[4:10], TOWNS[9:]]
+    for number in range(2000 * scale):
+        team_index = number % len(TEAMS)
+        town, district, lat, lon = rng.choice(towns_by_team[team_index])
+        stem, trade, suffix = rng.choice(NAME_STEMS), rng.choice(TRADES), rng.choice(SUFFIXES)
+        phone = _phone(rng)
+        account_id = data.add(
+            Account,
+            id=next_id(),
+            name=f"{stem} {trade} {suffix}".strip(),
+            street=f"{rng.randint(1, 420)} {rng.choice(STREETS)}",
+            city=town,
+            postcode=f"{district} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}",
+            # Scatter around the town centre, within about 3 km.
+            latitude=round(lat + rng.uniform(-0.027, 0.027), 6),
+            longitude=round(lon + rng.uniform(-0.045, 0.045), 6),
+            phone=phone,
+            phone_digits=digits(phone),
+            tier=rng.choices([Tier.A, Tier.B, Tier.C], weights=[15, 35, 50])[0],
+            owner_id=rng.choice(teams[team_index][1]),
+            notes=rng.choice(["", "", "Delivery bay at the rear.", "Prefers visits before 11am.",
+                              "Pays on 30-day terms.", "Closed on Mondays."]),
+        )  # fmt: skip
+        for _ in range(rng.choices([1, 2, 3], weights=[40, 40, 20])[0]):
+            name = _person(rng)
+            phone = _phone(rng, mobile=True)
+            data.add(
+                Contact, id=next_id(), account_id=account_id, name=name, title=rng.choice(TITLES),
+                phone=phone, phone_digits=digits(phone),
+                email=f"{name.lower().replace(' ', '.')}@{stem.lower().replace(' ', '')}.example",
+            )  # fmt: skip
+    return data
+
+
+# Parents before children, so foreign keys hold while inserting.
+LOAD_ORDER: tuple[type[Versioned], ...] = (Team, User, TeamManager, Account, Contact)
+
+
+async def load_demo(alchemy: SQLAlchemyAsyncConfig, *, scale: int = 1) -> dict[str, int]:
+    """Insert whatever part of the demo data set is missing; returns how many of each were added.
+
+    Seed data is loaded in bulk rather than through the per-record commands: it is not anyone's
+    edit, and the whole set arrives under one change-sequence value.
+    """
+    data = generate(scale)
+    added: dict[str, int] = {}
+    async with alchemy.get_session() as session:
+        version: int | None = None
+        now = utcnow()
+        for model in LOAD_ORDER:
+            rows = data.rows.get(model, [])
+            existing: set[uuid.UUID] = set()
+            for start in range(0, len(rows), 5000):  # keep IN (...) lists a sane size
+                chunk = [row["id"] for row in rows[start : start + 5000]]
+                existing.update(await session.scalars(select(model.id).where(model.id.in_(chunk))))
+            missing = [row for row in rows if row["id"] not in existing]
+            if missing:
+                version = version or await next_version(session)
+                stamped = [{**row, "version": version, "created_at": now, "updated_at": now} for row in missing]
+                await session.execute(insert(model), stamped)
+            added[model.__tablename__] = len(missing)
+        await session.commit()
+    return added

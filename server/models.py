@@ -1,0 +1,9 @@
+"""Every model, imported in one place so that Alembic and the test suite see the whole schema."""
+
+from server.accounts.models import Account
+from server.audit.models import AuditEvent
+from server.contacts.models import Contact
+from server.db import ChangeCounter, KeyValueItem, metadata
+from server.users.models import Team, TeamManager, User
+
+__all__ = ["Account", "AuditEvent", "ChangeCounter", "Contact", "KeyValueItem", "Team", "TeamManager", "User", "metadata"]

@@ -1,0 +1,58 @@
+"""People who use Fieldbook and the teams they work in."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Versioned
+
+
+class Role(enum.StrEnum):
+    REP = "rep"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Team(Versioned):
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    members: Mapped[list[User]] = relationship(back_populates="team", foreign_keys="User.team_id")
+
+
+class User(Versioned):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, validate_strings=True, values_callable=lambda roles: [r.value for r in roles])
+    )
+    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"), index=True, default=None)
+    # The UI language this person chose; None means "follow the browser".
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    team: Mapped[Team | None] = relationship(back_populates="members", foreign_keys=[team_id], lazy="joined")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role is Role.MANAGER
+
+
+class TeamManager(Versioned):
+    """A manager leads one or more teams; a team may have more than one manager."""
+
+    __tablename__ = "team_managers"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
