@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advanced_alchemy.base import AdvancedDeclarativeBase, UUIDv7AuditBase, orm_registry
-from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
 )
+from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import DateTimeUTC
+from litestar.di import NamedDependency
 from sqlalchemy import BigInteger, Integer, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from server.settings import Settings
 
 metadata = orm_registry.metadata
+# The request's session, as handlers receive it from advanced-alchemy's plugin.
+DbSession = NamedDependency[AsyncSession]
 
 
 def new_id() -> uuid.UUID:

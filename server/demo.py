@@ -62,6 +62,7 @@ TOWNS = [
     ("Didsbury", "M20", 53.416, -2.231), ("Wythenshawe", "M22", 53.389, -2.264), ("Hyde", "SK14", 53.451, -2.079),
 ]  # fmt: skip
 TEAMS = ["North", "City", "South"]
+NOTES = ["", "", "Delivery bay at the rear.", "Prefers visits before 11am.", "Pays on 30-day terms.", "Closed on Mondays."]
 TITLES = ["Owner", "Store Manager", "Buyer", "Purchasing Manager", "Operations Manager", "Director", "Head Chef"]
 
 
@@ -141,9 +142,8 @@ def generate(scale: int = 1) -> DemoData:
             phone_digits=digits(phone),
             tier=rng.choices([Tier.A, Tier.B, Tier.C], weights=[15, 35, 50])[0],
             owner_id=rng.choice(teams[team_index][1]),
-            notes=rng.choice(["", "", "Delivery bay at the rear.", "Prefers visits before 11am.",
-                              "Pays on 30-day terms.", "Closed on Mondays."]),
-        )  # fmt: skip
+            notes=rng.choice(NOTES),
+        )
         for _ in range(rng.choices([1, 2, 3], weights=[40, 40, 20])[0]):
             name = _person(rng)
             phone = _phone(rng, mobile=True)

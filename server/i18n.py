@@ -33,7 +33,7 @@ LANGUAGES = (
 LANGUAGE_CODES = frozenset(language.code for language in LANGUAGES)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name extractors look for
+def N_(message: str) -> str:  # the conventional name that message extractors look for
     """Mark a string for extraction; it is translated later, where it is shown."""
     return message
 
@@ -87,16 +87,21 @@ def _code_for_tag(tag: str) -> str | None:
 
 # The translations of the request being rendered. Templates are rendered synchronously inside the
 # request's task, so a context variable is exactly as wide as one render.
-_active: ContextVar[NullTranslations] = ContextVar("fieldbook_translations", default=NullTranslations())
+_active: ContextVar[NullTranslations | None] = ContextVar("fieldbook_translations", default=None)
+_UNTRANSLATED = NullTranslations()
 
 
 def activate(translations: NullTranslations) -> None:
     _active.set(translations)
 
 
+def _translations() -> NullTranslations:
+    return _active.get() or _UNTRANSLATED
+
+
 def gettext(message: str) -> str:
-    return _active.get().gettext(message)
+    return _translations().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _active.get().ngettext(singular, plural, n)
+    return _translations().ngettext(singular, plural, n)

@@ -6,6 +6,7 @@ Commands validate with these; the same rules serve the form and the offline devi
 from __future__ import annotations
 
 import enum
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -70,7 +71,7 @@ class Fields:
         except ValueError:
             self.error(name, Message(N_("Enter a number.")))
             return
-        if not minimum <= number <= maximum or number != number:  # the second test rejects NaN
+        if not math.isfinite(number) or not minimum <= number <= maximum:
             self.error(name, Message(N_("Enter a number from %(min)s to %(max)s."), {"min": minimum, "max": maximum}))
             return
         self.values[name] = number

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 
-from server.audit import service as audit
 from server.accounts.models import Account, Tier
+from server.audit import service as audit
 from server.auth import check_assignable_owner, get_visible, visible
 from server.db import new_id, next_version, stamp
 from server.errors import Message, ValidationError
@@ -94,10 +94,10 @@ async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, 
     `record_id` is the client-generated UUIDv7; creating the same id again returns the record
     already made instead of a second one.
     """
-    new_id = parse_uuid(record_id) if record_id is not None else new_id()
-    if new_id is None:
+    account_id = parse_uuid(record_id) if record_id is not None else new_id()
+    if account_id is None:
         raise ValidationError({"id": Message(N_("Choose one of the options."))})
-    if existing := await session.get(Account, new_id):
+    if existing := await session.get(Account, account_id):
         return await get(session, actor, existing.id)
 
     values = _validate(raw, partial=False)
@@ -106,7 +106,7 @@ async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, 
     await check_assignable_owner(session, actor, owner_id)
 
     version = await next_version(session)
-    account = Account(id=new_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values)
+    account = Account(id=account_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values)
     stamp(account, version)
     session.add(account)
     await session.flush()

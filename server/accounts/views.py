@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from uuid import UUID
 from typing import Annotated
+from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from server.accounts import service as accounts
 from server.accounts.models import Account, Tier
 from server.auth import current_user
 from server.contacts import service as contacts
-from server.db import new_id
+from server.db import DbSession, new_id
 from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.users import service as users
 from server.users.models import Role
 from server.web import field_errors, flash, redirect, render
 
-Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 
 
 def _as_text(value: object) -> str:
@@ -39,7 +38,7 @@ class AccountController(Controller):
     path = "/accounts"
 
     @get("/", name="accounts.list")
-    async def index(self, request: Request, db_session: AsyncSession, q: str = "", offset: Offset = 0) -> Response:
+    async def index(self, request: Request, db_session: DbSession, q: FromQuery[str] = "", offset: Offset = 0) -> Response:
         page = await accounts.search(db_session, current_user(request), q, offset=offset)
         return render(
             request,
@@ -49,11 +48,11 @@ class AccountController(Controller):
         )
 
     @get("/new", name="accounts.new")
-    async def new(self, request: Request, db_session: AsyncSession) -> Response:
+    async def new(self, request: Request, db_session: DbSession) -> Response:
         return await self._form(request, db_session, None, {**_form_values(None), "id": str(new_id())})
 
     @post("/", name="accounts.create")
-    async def create(self, request: Request, db_session: AsyncSession) -> Response:
+    async def create(self, request: Request, db_session: DbSession) -> Response:
         form = dict(await request.form())
         try:
             account = await accounts.create(db_session, current_user(request), form, record_id=form.get("id"))
@@ -64,19 +63,19 @@ class AccountController(Controller):
         return redirect(request, f"/accounts/{account.id}")
 
     @get("/{account_id:uuid}", name="accounts.show")
-    async def show(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+    async def show(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         account = await accounts.get(db_session, user, account_id)
         people = await contacts.for_account(db_session, user, account.id)
         return render(request, "accounts/show.html", {"account": account, "contacts": people})
 
     @get("/{account_id:uuid}/edit", name="accounts.edit")
-    async def edit(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+    async def edit(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
         account = await accounts.get(db_session, current_user(request), account_id)
         return await self._form(request, db_session, account, _form_values(account))
 
     @post("/{account_id:uuid}/edit", name="accounts.update")
-    async def update(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+    async def update(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         account = await accounts.get(db_session, user, account_id)
         form = dict(await request.form())
@@ -92,7 +91,7 @@ class AccountController(Controller):
     async def _form(
         self,
         request: Request,
-        db_session: AsyncSession,
+        db_session: DbSession,
         account: Account | None,
         values: dict[str, str],
         error: ValidationError | None = None,

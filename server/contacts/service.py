@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from server.audit import service as audit
 from server.accounts import service as accounts
+from server.audit import service as audit
 from server.auth import get_visible, visible
 from server.contacts.models import Contact
 from server.db import new_id, next_version, stamp

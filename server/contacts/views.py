@@ -5,14 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath
 
 from server.accounts import service as accounts
 from server.accounts.models import Account
 from server.auth import current_user
 from server.contacts import service as contacts
 from server.contacts.models import Contact
-from server.db import new_id
+from server.db import DbSession, new_id
 from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.web import field_errors, flash, redirect, render
@@ -37,12 +37,12 @@ class ContactController(Controller):
     path = "/"
 
     @get("/accounts/{account_id:uuid}/contacts/new", name="contacts.new")
-    async def new(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+    async def new(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
         account = await accounts.get(db_session, current_user(request), account_id)
         return _render_form(request, account, None, {"id": str(new_id())})
 
     @post("/accounts/{account_id:uuid}/contacts", name="contacts.create")
-    async def create(self, request: Request, db_session: AsyncSession, account_id: UUID) -> Response:
+    async def create(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         account = await accounts.get(db_session, user, account_id)
         form = dict(await request.form())
@@ -55,7 +55,7 @@ class ContactController(Controller):
         return redirect(request, f"/accounts/{account.id}")
 
     @get("/contacts/{contact_id:uuid}/edit", name="contacts.edit")
-    async def edit(self, request: Request, db_session: AsyncSession, contact_id: UUID) -> Response:
+    async def edit(self, request: Request, db_session: DbSession, contact_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         contact = await contacts.get(db_session, user, contact_id)
         account = await accounts.get(db_session, user, contact.account_id)
@@ -63,7 +63,7 @@ class ContactController(Controller):
         return _render_form(request, account, contact, values)
 
     @post("/contacts/{contact_id:uuid}/edit", name="contacts.update")
-    async def update(self, request: Request, db_session: AsyncSession, contact_id: UUID) -> Response:
+    async def update(self, request: Request, db_session: DbSession, contact_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         contact = await contacts.get(db_session, user, contact_id)
         account = await accounts.get(db_session, user, contact.account_id)

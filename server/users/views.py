@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery
 from litestar.response import Redirect
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import PUBLIC, current_user, sign_in, sign_out
+from server.db import DbSession
 from server.errors import NotFound, ValidationError
 from server.i18n import LANGUAGE_CODES
 from server.users import service as users
@@ -45,18 +46,18 @@ class SignInController(Controller):
     opt = PUBLIC
 
     @get("/login", name="auth.login")
-    async def login(self, request: Request, next: str | None = None) -> Response:
+    async def login(self, request: Request, next: FromQuery[str | None] = None) -> Response:
         return render(request, "auth/login.html", {"next": _safe_next(next)})
 
     @get("/demo", name="auth.demo")
-    async def demo(self, request: Request, db_session: AsyncSession, next: str | None = None) -> Response:
+    async def demo(self, request: Request, db_session: DbSession, next: FromQuery[str | None] = None) -> Response:
         if not settings_of(request).demo:
             raise NotFoundException()
         people = await users.demo_users(db_session)
         return render(request, "auth/demo.html", {"people": people, "next": _safe_next(next)})
 
     @post("/demo", name="auth.demo.sign_in")
-    async def demo_sign_in(self, request: Request, db_session: AsyncSession) -> Response:
+    async def demo_sign_in(self, request: Request, db_session: DbSession) -> Response:
         if not settings_of(request).demo:
             raise NotFoundException()
         form = await request.form()
@@ -86,7 +87,7 @@ class SettingsController(Controller):
     path = "/settings"
 
     @post("/language", name="settings.language")
-    async def language(self, request: Request, db_session: AsyncSession) -> Response:
+    async def language(self, request: Request, db_session: DbSession) -> Response:
         form = await request.form()
         locale = form.get("locale") or None
         try:

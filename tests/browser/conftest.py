@@ -1,0 +1,353 @@
+"""Browser tests: Fieldbook served by uvicorn on 127.0.0.1, driven through Debian's Chromium.
+
+Each test gets its own server (on a free port, so nothing a browser stored for one test can leak
+into the next) on the test's database, seeded with a small data set, and a fresh phone-sized
+browser context. The browser itself is started once per session.
+
+Like every database test, each browser test runs on SQLite and on PostgreSQL (the `settings`
+fixture is parametrized through `database_url`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.app import create_app
+from server.db import create_engine
+from server.settings import Settings
+from server.users.models import Role
+from tests.conftest import empty_all_tables
+from tests.factories import make_account, make_contact, make_team, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
+BROWSER_DIR = Path(__file__).resolve().parent
+T = TypeVar("T")
+
+# Playwright's expect() waits this long by default; the app answers locally within milliseconds.
+expect.set_options(timeout=10_000)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this folder drives a browser: mark it so `-m "not browser"` leaves them out."""
+    for item in items:
+        if BROWSER_DIR in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+# --- the seeded data set ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    id: uuid.UUID
+    name: str
+    city: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Seed:
+    team: str
+    manager: Person
+    rep: Person
+    other_rep: Person
+    # The rep's accounts by name; a few have distinctive names, cities and phones to search for.
+    accounts: dict[str, AccountRef] = field(default_factory=dict)
+    contacts: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def rep_account_count(self) -> int:
+        return len(self.accounts)
+
+    def account(self, name: str) -> AccountRef:
+        return self.accounts[name]
+
+
+REP_ACCOUNTS = [
+    # name, city, phone: the ones the tests search for
+    ("Zephyr Bakery", "Oldham", "0161 496 0732"),
+    ("Quillfeather Stationers", "Stockport", "0161 496 0811"),
+    ("Pennine Tiles", "Stockport", ""),
+    ("Harbour Lights Café", "Wigan", "+44 1942 555 019"),
+] + [(f"Northern Supplies {n:02d}", "Manchester", f"0161 000 {n:04d}") for n in range(1, 27)]
+OTHER_REP_ACCOUNTS = [("Zephyr Hardware", "Oldham", "0161 496 9999")]
+
+
+async def with_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` on its own engine, so nothing is left bound to this event loop afterwards."""
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, on a thread of its own.
+
+    Playwright's sync API keeps its event loop marked as running in this thread for the whole
+    session, so `asyncio.run` here would refuse to start.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldbook-db") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def run_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """For synchronous tests: arrange or check data in the test database."""
+    return run_async(with_session(database_url, work))
+
+
+async def _seed(db: AsyncSession) -> Seed:
+    team = await make_team(db, "North West")
+    manager = await make_user(db, Role.MANAGER, team, name="Morgan Manager")
+    rep = await make_user(db, Role.REP, team, name="Riley Rep")
+    other_rep = await make_user(db, Role.REP, None, name="Sasha Elsewhere")
+    accounts: dict[str, AccountRef] = {}
+    made = {}
+    for name, city, phone in REP_ACCOUNTS:
+        made[name] = await make_account(db, rep, name=name, city=city, phone=phone)
+        accounts[name] = AccountRef(made[name].id, name, city, phone)
+    for name, city, phone in OTHER_REP_ACCOUNTS:
+        await make_account(db, other_rep, name=name, city=city, phone=phone)
+    contacts: dict[str, list[str]] = {"Zephyr Bakery": []}
+    for contact_name, title in (("Dana Baker", "Owner"), ("Eli Flour", "Head baker")):
+        contact = await make_contact(db, rep, made["Zephyr Bakery"], name=contact_name, title=title)
+        contacts["Zephyr Bakery"].append(contact.name)
+    return Seed(
+        team=team.name,
+        manager=Person(manager.id, manager.name),
+        rep=Person(rep.id, rep.name),
+        other_rep=Person(other_rep.id, other_rep.name),
+        accounts=accounts,
+        contacts=contacts,
+    )
+
+
+@pytest.fixture
+def database_url(backend: str, migrated_databases: dict[str, str]) -> Iterator[str]:
+    """As in tests/conftest.py, but emptied on a thread of its own (see `run_async`)."""
+    url = migrated_databases[backend]
+    yield url
+    run_async(empty_all_tables(url))
+
+
+@pytest.fixture
+def seed(database_url: str) -> Seed:
+    return run_db(database_url, _seed)
+
+
+# --- the live server ----------------------------------------------------------------------------
+
+
+class _ThreadedServer(uvicorn.Server):
+    """uvicorn in a background thread (it installs no signal handlers outside the main thread)."""
+
+    def serve_in_thread(self, sock: socket.socket) -> threading.Thread:
+        thread = threading.Thread(target=self.run, kwargs={"sockets": [sock]}, name="fieldbook-live", daemon=True)
+        thread.start()
+        return thread
+
+
+def _wait_until_healthy(base_url: str, thread: threading.Thread, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the live server stopped while starting; see the log above")
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last_error = error
+        time.sleep(0.02)
+    raise RuntimeError(f"the live server did not become healthy at {base_url}: {last_error}")
+
+
+@pytest.fixture
+def live_server(settings: Settings, seed: Seed) -> Iterator[str]:
+    """The base URL of Fieldbook serving the seeded test database on 127.0.0.1."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    server = _ThreadedServer(config)
+    thread = server.serve_in_thread(sock)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(base_url, thread)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive(), "the live server did not shut down"
+
+
+# --- the browser --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def playwright(migrated_databases: dict[str, str]) -> Iterator[Playwright]:
+    # Depends on the databases so that they are made (and later dropped) with `asyncio.run`
+    # while Playwright's loop is not around: it is started after them and stopped before.
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}; the browser tests need it. "
+            "Run scripts/test, which installs it (apt-get install chromium), then run the tests again.",
+            pytrace=False,
+        )
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class BrowserProblems:
+    """What the page complained about: console errors, uncaught exceptions, CSP violations."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return [*self.console_errors, *self.page_errors, *self.csp_violations]
+
+    def clear(self) -> None:
+        self.console_errors.clear()
+        self.page_errors.clear()
+        self.csp_violations.clear()
+
+
+# Reports Content-Security-Policy violations to the test (an init script is injected by the
+# browser itself, so the page's CSP does not apply to it).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} in ${event.sourceFile || event.documentURI}:${event.lineNumber}`);
+});
+"""
+
+
+def _watch(page: Page, problems: BrowserProblems) -> None:
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
+
+
+@dataclass
+class Phone:
+    """A phone-sized browser context on the live server, and its first page."""
+
+    context: BrowserContext
+    page: Page
+    base_url: str
+    problems: BrowserProblems
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+
+@pytest.fixture
+def open_phone(browser: Browser, live_server: str) -> Iterator[Callable[..., Phone]]:
+    """Open a fresh phone context (optionally with a locale); all are closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def open_(**options: Any) -> Phone:
+        context = browser.new_context(**{**PHONE, "base_url": live_server, "locale": "en-GB", **options})
+        contexts.append(context)
+        problems = BrowserProblems()
+        context.expose_function("__reportCspViolation", lambda report: problems.csp_violations.append(report))
+        context.add_init_script(CSP_LISTENER)
+        page = context.new_page()
+        _watch(page, problems)
+        return Phone(context=context, page=page, base_url=live_server, problems=problems)
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone(open_phone: Callable[..., Phone]) -> Phone:
+    return open_phone()
+
+
+@pytest.fixture
+def page(phone: Phone) -> Page:
+    return phone.page
+
+
+def sign_in(page: Page, person: Person, next_path: str = "/") -> None:
+    """Sign in through the demo sign-in page, as a person would: tap their name."""
+    page.goto(f"/auth/demo?next={next_path}")
+    page.locator(f'button[name="user_id"][value="{person.id}"]').click()
+    page.wait_for_url(f"**{next_path}")
+    expect(page.locator("#bottom-nav")).to_be_visible()
+
+
+def wait_for_service_worker(page: Page) -> None:
+    """Wait until the service worker is active and controls this page."""
+    assert page.evaluate("navigator.serviceWorker.ready.then((registration) => registration.active.state)") == "activated"
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+
+@pytest.fixture
+def signed_in(page: Page, seed: Seed) -> Page:
+    """The phone page, signed in as the seeded rep and showing Today."""
+    sign_in(page, seed.rep)
+    return page
