@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from advanced_alchemy.base import metadata_registry
 from alembic import context
 from alembic.autogenerate import rewriter
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 
 import server.models  # noqa: F401 - registers every table on the metadata
+from server.db import compare_column_types, create_engine
 
 if TYPE_CHECKING:
     from advanced_alchemy.alembic.commands import AlembicCommandConfig
@@ -24,7 +23,7 @@ writer = rewriter.Rewriter()
 def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=metadata_registry.get(config.bind_key),
-        compare_type=config.compare_type,
+        compare_type=compare_column_types,
         version_table=config.version_table_name,
         version_table_schema=config.version_table_schema,
         version_table_pk=config.version_table_pk,
@@ -48,17 +47,12 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    configuration = config.get_section(config.config_ini_section) or {}
-    configuration["sqlalchemy.url"] = config.db_url
-    engine = cast(
-        "AsyncEngine",
-        config.engine
-        or async_engine_from_config(configuration, prefix="sqlalchemy.", poolclass=pool.NullPool, future=True),
-    )
+    # A connection of its own, never one from the app's pool: each Alembic command runs in a new
+    # event loop, and pooled asyncpg connections belong to the loop that opened them.
+    engine = create_engine(config.db_url, pooled=False)
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
-    if config.engine is None:
-        await engine.dispose()
+    await engine.dispose()
 
 
 if context.is_offline_mode():

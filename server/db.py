@@ -14,7 +14,7 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
 )
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
-from advanced_alchemy.types import DateTimeUTC
+from advanced_alchemy.types import GUID, DateTimeUTC
 from litestar.di import NamedDependency
 from sqlalchemy import BigInteger, Integer, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -113,7 +113,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+def compare_column_types(_context: Any, _inspected: Any, _column: Any, _reflected: Any, declared: Any) -> bool | None:
+    """Alembic's type comparison, minus one false alarm: a UUID column reads back from SQLite as
+    NUMERIC(16) (it is stored as 16 bytes), which is not a change."""
+    if isinstance(declared, GUID):
+        return False
+    return None  # Alembic's own comparison
+
+
+def create_engine(database_url: str, *, echo: bool = False, pooled: bool = True) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = database_url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -123,6 +131,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(database_url, echo=echo, poolclass=NullPool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if not pooled:
+        return create_async_engine(database_url, echo=echo, poolclass=NullPool)
     return create_async_engine(database_url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 

@@ -41,7 +41,7 @@ async def test_search_as_you_type_returns_only_the_result_list(client, db) -> No
     assert "Heaton Florist" in response.text
     assert "Gorton Garage" not in response.text
     assert "<html" not in response.text and "<h1" not in response.text
-    assert response.headers["vary"] == "HX-Request"
+    assert "HX-Request" in response.headers["vary"]
 
 
 async def test_paging_serves_the_next_rows_with_a_link_for_more(client, db) -> None:

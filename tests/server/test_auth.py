@@ -1,0 +1,100 @@
+"""Sessions and guards: who gets in, and that nothing answers a stranger."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from litestar.routes import HTTPRoute
+from sqlalchemy import update
+
+from server.users.models import User
+from tests.conftest import csrf_token, sign_in
+from tests.factories import make_account, make_user
+
+
+def session_cookie(client) -> str | None:
+    return client.cookies.get("fieldbook_session")
+
+
+async def test_sign_in_issues_a_new_session_id_and_the_old_one_dies(client, db) -> None:
+    first, second = await make_user(db), await make_user(db)
+    await sign_in(client, first.id)
+    old_id = session_cookie(client)
+    await sign_in(client, second.id)
+    new_id = session_cookie(client)
+    assert old_id and new_id and old_id != new_id
+
+    client.cookies.set("fieldbook_session", old_id)
+    response = await client.get("/more", headers={"Accept": "text/html"})
+    assert response.status_code == 303  # the old session no longer signs anyone in
+
+
+async def test_sign_out_ends_the_session(client, db) -> None:
+    user = await make_user(db)
+    token = await sign_in(client, user.id)
+    session_id = session_cookie(client)
+    response = await client.post("/auth/logout", data={"_csrf_token": token})
+    assert response.status_code == 303 and response.headers["location"] == "/auth/login"
+    client.cookies.set("fieldbook_session", session_id)
+    assert (await client.get("/more", headers={"Accept": "text/html"})).status_code == 303
+
+
+async def test_a_deactivated_user_is_signed_out_at_once(client, db) -> None:
+    user = await make_user(db, name="Soon Gone")
+    await sign_in(client, user.id)
+    assert (await client.get("/more")).status_code == 200
+    await db.execute(update(User).where(User.id == user.id).values(is_active=False))
+    await db.commit()
+    assert (await client.get("/more", headers={"Accept": "text/html"})).status_code == 303
+
+    page = await client.get("/auth/demo")
+    response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)})
+    assert response.status_code == 422
+    assert "Soon Gone" not in page.text
+
+
+async def test_the_session_cookie_is_http_only_and_same_site(client, db) -> None:
+    user = await make_user(db)
+    page = await client.get("/auth/demo")
+    response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)})
+    cookie = next(value for value in response.headers.get_list("set-cookie") if value.startswith("fieldbook_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+async def test_every_route_is_public_by_choice_or_refuses_strangers(app, client, db) -> None:
+    """Walks the whole route table: anything not marked public must not answer a signed-out visitor."""
+    owner = await make_user(db)
+    await make_account(db, owner)
+    token = csrf_token((await client.get("/auth/login")).text)
+    checked = 0
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.opt.get("public"):
+                continue
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
+                response = await client.request(
+                    method, _concrete(route.path), data={"_csrf_token": token} if method != "GET" else None,
+                    headers={"Accept": "text/html"},
+                )  # fmt: skip
+                assert response.status_code in {303, 401}, f"{method} {route.path} answered {response.status_code}"
+                if response.status_code == 303:
+                    assert response.headers["location"].startswith("/auth/")
+                checked += 1
+    assert checked >= 12
+
+
+async def test_public_routes_are_only_the_shell_and_sign_in(app) -> None:
+    public = {
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and any(handler.opt.get("public") for handler in route.route_handlers)
+    }
+    allowed_prefixes = ("/auth/", "/static", "/icons", "/sw.js", "/manifest.webmanifest", "/offline.html", "/healthz")
+    assert public and all(path.startswith(allowed_prefixes) for path in public), public
