@@ -61,10 +61,7 @@ class Fields:
 
     def number(self, name: str, *, minimum: float, maximum: float) -> None:
         present, value = self._take(name)
-        if not present:
-            return
-        if not value:
-            self.values[name] = None
+        if not present or self._empty(name, value, required=False, empty=None):
             return
         try:
             number = float(value.replace(",", "."))
@@ -88,16 +85,21 @@ class Fields:
         except ValueError:
             self.error(name, Message(N_("Choose one of the options.")))
 
+    def _empty(self, name: str, value: str, *, required: bool, empty: Any) -> bool:
+        """Handle an empty value (an error if required, else `empty`); True when it was empty."""
+        if value:
+            return False
+        if required:
+            self.error(name, REQUIRED)
+        else:
+            self.values[name] = empty
+        return True
+
     def email(self, name: str, *, required: bool = False) -> None:
         present, value = self._take(name)
-        if not present:
+        if not present or self._empty(name, value, required=required, empty=""):
             return
-        if not value:
-            if required:
-                self.error(name, REQUIRED)
-            else:
-                self.values[name] = ""
-        elif len(value) > 320 or not EMAIL_PATTERN.match(value):
+        if len(value) > 320 or not EMAIL_PATTERN.match(value):
             self.error(name, Message(N_("Enter an email address like name@example.com.")))
         else:
             self.values[name] = value.lower()
@@ -113,13 +115,7 @@ class Fields:
 
     def uuid(self, name: str, *, required: bool = False) -> None:
         present, value = self._take(name)
-        if not present:
-            return
-        if not value:
-            if required:
-                self.error(name, REQUIRED)
-            else:
-                self.values[name] = None
+        if not present or self._empty(name, value, required=required, empty=None):
             return
         try:
             self.values[name] = uuid.UUID(value)

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select
 
 from server.accounts.models import Account, Tier
-from server.audit import service as audit
 from server.auth import check_assignable_owner, get_visible, visible
-from server.db import new_id, next_version, stamp
+from server.commands import apply_changes, client_id, insert
 from server.errors import Message, ValidationError
 from server.i18n import N_
-from server.validation import Fields, digits, parse_uuid
+from server.validation import Fields, digits
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,24 +93,15 @@ async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, 
     `record_id` is the client-generated UUIDv7; creating the same id again returns the record
     already made instead of a second one.
     """
-    account_id = parse_uuid(record_id) if record_id is not None else new_id()
-    if account_id is None:
-        raise ValidationError({"id": Message(N_("Choose one of the options."))})
-    if existing := await session.get(Account, account_id):
-        return await get(session, actor, existing.id)
-
+    account_id = client_id(record_id)
+    if await session.get(Account, account_id):
+        return await get(session, actor, account_id)
     values = _validate(raw, partial=False)
     _check_coordinates(values)
     owner_id = values.pop("owner_id", None) or actor.id
     await check_assignable_owner(session, actor, owner_id)
-
-    version = await next_version(session)
     account = Account(id=account_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values)
-    stamp(account, version)
-    session.add(account)
-    await session.flush()
-    audit.record(session, actor, "accounts.create", account, after=audit.snapshot(account, EDITABLE_FIELDS))
-    return account
+    return await insert(session, actor, account, "accounts.create", EDITABLE_FIELDS)
 
 
 async def update(session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any]) -> Account:
@@ -125,16 +115,7 @@ async def update(session: AsyncSession, actor: User, account_id: Any, raw: Mappi
         values.pop("owner_id", None)
     elif values["owner_id"] != account.owner_id:
         await check_assignable_owner(session, actor, values["owner_id"])
-
-    changed = {name: value for name, value in values.items() if getattr(account, name) != value}
-    if not changed:
-        return account
-    before = audit.snapshot(account, changed)
-    for name, value in changed.items():
-        setattr(account, name, value)
-    if "phone" in changed:
-        account.phone_digits = digits(account.phone)
-    stamp(account, await next_version(session))
-    await session.flush()
-    audit.record(session, actor, "accounts.update", account, before=before, after=audit.snapshot(account, changed))
+    if "phone" in values:
+        values["phone_digits"] = digits(values["phone"])
+    await apply_changes(session, actor, account, values, "accounts.update")
     return account

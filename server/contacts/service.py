@@ -8,12 +8,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from server.accounts import service as accounts
-from server.audit import service as audit
 from server.auth import get_visible, visible
+from server.commands import apply_changes, client_id, insert
 from server.contacts.models import Contact
-from server.db import new_id, next_version, stamp
-from server.errors import Message, ValidationError
-from server.i18n import N_
 from server.validation import Fields, digits, parse_uuid
 
 if TYPE_CHECKING:
@@ -50,37 +47,20 @@ async def create(
     session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any], *, record_id: Any = None
 ) -> Contact:
     """contacts.create: a new contact at an account the actor may see; replaying an id is a no-op."""
-    new_contact_id = parse_uuid(record_id) if record_id is not None else new_id()
-    if new_contact_id is None:
-        raise ValidationError({"id": Message(N_("Choose one of the options."))})
-    if existing := await session.get(Contact, new_contact_id):
-        return await get(session, actor, existing.id)
-
+    contact_id = client_id(record_id)
+    if await session.get(Contact, contact_id):
+        return await get(session, actor, contact_id)
     account = await accounts.get(session, actor, account_id)
     values = _validate(raw, partial=False)
-    contact = Contact(
-        id=new_contact_id, account_id=account.id, phone_digits=digits(values.get("phone", "")), **values
-    )
-    stamp(contact, await next_version(session))
-    session.add(contact)
-    await session.flush()
-    audit.record(session, actor, "contacts.create", contact, after=audit.snapshot(contact, EDITABLE_FIELDS))
-    return contact
+    contact = Contact(id=contact_id, account_id=account.id, phone_digits=digits(values.get("phone", "")), **values)
+    return await insert(session, actor, contact, "contacts.create", EDITABLE_FIELDS)
 
 
 async def update(session: AsyncSession, actor: User, contact_id: Any, raw: Mapping[str, Any]) -> Contact:
     """contacts.update: change the fields named in `raw`."""
     contact = await get(session, actor, contact_id)
     values = _validate(raw, partial=True)
-    changed = {name: value for name, value in values.items() if getattr(contact, name) != value}
-    if not changed:
-        return contact
-    before = audit.snapshot(contact, changed)
-    for name, value in changed.items():
-        setattr(contact, name, value)
-    if "phone" in changed:
-        contact.phone_digits = digits(contact.phone)
-    stamp(contact, await next_version(session))
-    await session.flush()
-    audit.record(session, actor, "contacts.update", contact, before=before, after=audit.snapshot(contact, changed))
+    if "phone" in values:
+        values["phone_digits"] = digits(values["phone"])
+    await apply_changes(session, actor, contact, values, "contacts.update")
     return contact

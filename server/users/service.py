@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from server.audit import service as audit
 from server.auth import visible
-from server.db import next_version, stamp
+from server.commands import apply_changes
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import LANGUAGE_CODES, N_
 from server.users.models import Role, User
@@ -46,11 +45,5 @@ async def set_locale(session: AsyncSession, actor: User, locale: str | None) -> 
     """users.set_locale: the language this person wants, or None to follow the browser."""
     if locale is not None and locale not in LANGUAGE_CODES:
         raise ValidationError({"locale": Message(N_("Choose one of the options."))})
-    if actor.locale == locale:
-        return actor
-    before = audit.snapshot(actor, ["locale"])
-    actor.locale = locale
-    stamp(actor, await next_version(session))
-    await session.flush()
-    audit.record(session, actor, "users.set_locale", actor, before=before, after=audit.snapshot(actor, ["locale"]))
+    await apply_changes(session, actor, actor, {"locale": locale}, "users.set_locale")
     return actor

@@ -1,0 +1,58 @@
+"""The bookkeeping every named command shares (DESIGN.md, "One write path").
+
+A command validates its input and checks permission itself, then hands the write to `insert` or
+`apply_changes`, which take the next change-sequence value, stamp the record and record an
+audit event, so no command can forget one of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from server.audit import service as audit
+from server.db import Versioned, new_id, next_version, stamp
+from server.errors import Message, ValidationError
+from server.i18n import N_
+from server.validation import parse_uuid
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.users.models import User
+
+R = TypeVar("R", bound=Versioned)
+
+
+def client_id(record_id: Any) -> uuid.UUID:
+    """The id a client generated for the record it creates, or a new one when it sent none."""
+    if record_id is None or record_id == "":
+        return new_id()
+    parsed = parse_uuid(record_id)
+    if parsed is None:
+        raise ValidationError({"id": Message(N_("Choose one of the options."))})
+    return parsed
+
+
+async def insert(session: AsyncSession, actor: User, record: R, action: str, fields: tuple[str, ...]) -> R:
+    stamp(record, await next_version(session))
+    session.add(record)
+    await session.flush()
+    audit.record(session, actor, action, record, after=audit.snapshot(record, fields))
+    return record
+
+
+async def apply_changes(
+    session: AsyncSession, actor: User, record: R, values: Mapping[str, Any], action: str
+) -> dict[str, Any]:
+    """Set the values that differ from the record's; an edit that changes nothing writes nothing."""
+    changed = {name: value for name, value in values.items() if getattr(record, name) != value}
+    if changed:
+        before = audit.snapshot(record, changed)
+        for name, value in changed.items():
+            setattr(record, name, value)
+        stamp(record, await next_version(session))
+        await session.flush()
+        audit.record(session, actor, action, record, before=before, after=audit.snapshot(record, changed))
+    return changed
