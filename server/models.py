@@ -4,6 +4,7 @@ from server.accounts.models import Account
 from server.audit.models import AuditEvent
 from server.contacts.models import Contact
 from server.db import ChangeCounter, KeyValueItem, metadata
-from server.users.models import Team, TeamManager, User
+from server.tokens.models import ApiToken
+from server.users.models import Group, GroupMember, Team, TeamManager, User
 
-__all__ = ["Account", "AuditEvent", "ChangeCounter", "Contact", "KeyValueItem", "Team", "TeamManager", "User", "metadata"]
+__all__ = ["Account", "ApiToken", "AuditEvent", "ChangeCounter", "Contact", "Group", "GroupMember", "KeyValueItem", "Team", "TeamManager", "User", "metadata"]

@@ -24,6 +24,34 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+DEFAULT_ROLE_GROUPS = "admin=fieldbook-admins,manager=fieldbook-managers,rep=fieldbook-reps"
+
+
+def _role_groups(value: str) -> dict[str, str]:
+    """`admin=fieldbook-admins,manager=sales-managers` -> {group name: role}."""
+    mapping: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        role, _, group = pair.partition("=")
+        if role.strip() not in {"rep", "manager", "admin"} or not group.strip():
+            raise SettingsError(f"FIELDBOOK_ROLE_GROUPS: '{pair}' is not role=group (roles: rep, manager, admin)")
+        mapping[group.strip()] = role.strip()
+    return mapping
+
+
+@dataclass(frozen=True)
+class OIDCSettings:
+    """Sign-in through the company's identity provider (OpenID Connect)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    scopes: str = "openid email profile groups"
+    role_claim: str = "groups"
+    # Create users on their first sign-in; off means only invited (or SCIM-provisioned) people get in.
+    create_users: bool = True
+    allowed_domains: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -37,6 +65,14 @@ class Settings:
     app_version: str = "0.1.0"
     # Echo SQL statements to the log; for debugging only.
     echo_sql: bool = False
+    oidc: OIDCSettings | None = None
+    # Identity-provider group name -> Fieldbook role, for OIDC claims and SCIM groups alike.
+    role_groups: dict[str, str] = field(default_factory=lambda: _role_groups(DEFAULT_ROLE_GROUPS))
+    # SCIM groups named with this prefix put their members in the team of the rest of the name.
+    team_group_prefix: str = "team:"
+    redis_url: str = ""
+    # The address people use to reach Fieldbook, when a proxy hides it (for the OIDC redirect).
+    public_url: str = ""
 
     @property
     def production(self) -> bool:
@@ -71,7 +107,27 @@ class Settings:
             secret_key = _development_secret_key(var_dir)
         if len(secret_key) < 32:
             raise SettingsError("FIELDBOOK_SECRET_KEY must be at least 32 characters")
+        oidc = None
+        if issuer := env.get("FIELDBOOK_OIDC_ISSUER", "").strip().rstrip("/"):
+            client_id = env.get("FIELDBOOK_OIDC_CLIENT_ID", "").strip()
+            if not client_id:
+                raise SettingsError("FIELDBOOK_OIDC_CLIENT_ID is required with FIELDBOOK_OIDC_ISSUER")
+            domains = env.get("FIELDBOOK_OIDC_ALLOWED_DOMAINS", "")
+            oidc = OIDCSettings(
+                issuer=issuer,
+                client_id=client_id,
+                client_secret=env.get("FIELDBOOK_OIDC_CLIENT_SECRET", ""),
+                scopes=env.get("FIELDBOOK_OIDC_SCOPES", OIDCSettings.scopes),
+                role_claim=env.get("FIELDBOOK_OIDC_ROLE_CLAIM", OIDCSettings.role_claim),
+                create_users=_flag(env.get("FIELDBOOK_OIDC_CREATE_USERS", "1")),
+                allowed_domains=tuple(d.strip().lower().lstrip("@") for d in domains.split(",") if d.strip()),
+            )
         return cls(
+            oidc=oidc,
+            role_groups=_role_groups(env.get("FIELDBOOK_ROLE_GROUPS", DEFAULT_ROLE_GROUPS)),
+            team_group_prefix=env.get("FIELDBOOK_TEAM_GROUP_PREFIX", "team:"),
+            redis_url=env.get("FIELDBOOK_REDIS_URL", ""),
+            public_url=env.get("FIELDBOOK_PUBLIC_URL", "").rstrip("/"),
             database_url=database_url,
             secret_key=secret_key,
             var_dir=var_dir,

@@ -15,7 +15,6 @@ from server.audit.models import AuditEvent
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from server.db import Versioned
     from server.users.models import User
 
 
@@ -29,7 +28,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def snapshot(record: Versioned, fields: Iterable[str]) -> dict[str, Any]:
+def snapshot(record: Any, fields: Iterable[str]) -> dict[str, Any]:
     """The JSON-safe values of `fields` on a record, for the before/after of an audit event."""
     return {name: _plain(getattr(record, name)) for name in fields}
 
@@ -38,7 +37,7 @@ def record(
     session: AsyncSession,
     actor: User | None,
     action: str,
-    target: Versioned,
+    target: Any,
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
