@@ -23,8 +23,10 @@ from server.contacts.views import ContactController
 from server.db import KeyValueItem, alchemy_config
 from server.home.views import HomeController
 from server.settings import Settings
+from server.signin import oidc
+from server.signin.views import SignInController
 from server.users.models import User
-from server.users.views import SettingsController, SignInController
+from server.users.views import SettingsController
 from server.web import EXCEPTION_HANDLERS
 
 ROUTE_HANDLERS = [
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "assets": assets,
                 "translations": i18n.load_translations(),
                 "session_config": session_config,
+                "oidc_cache": oidc.ProviderCache(),
             }
         ),
         debug=False,

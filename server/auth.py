@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import Empty
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 
 from server.accounts.models import Account
@@ -46,7 +47,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 
     async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
         # Anonymous visitors with nothing to keep get no session row and no cookie.
-        if not scope_session and not connection.cookies.get(self.config.key):
+        if (scope_session is Empty or not scope_session) and not connection.cookies.get(self.config.key):
             return
         await super().store_in_message(scope_session, message, connection)
 
@@ -55,14 +56,14 @@ class RotatingSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
 
 
-async def sign_in(connection: ASGIConnection, user: User) -> None:
+async def sign_in(connection: ASGIConnection, user: User, **extra: Any) -> None:
     """Start a session for `user` under a new session id; the old id stops working."""
     config: RotatingSessionConfig = connection.app.state["session_config"]
     old_id = connection.cookies.get(config.key)
     if old_id and old_id != "null":
         await config.get_store_from_app(connection.app).delete(old_id)
     connection.scope.setdefault("state", {})[_FRESH_SESSION_ID] = secrets.token_hex(config.session_id_bytes)
-    connection.set_session({SESSION_USER_KEY: str(user.id)})
+    connection.set_session({SESSION_USER_KEY: str(user.id), **extra})
 
 
 def sign_out(connection: ASGIConnection) -> None:

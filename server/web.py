@@ -135,6 +135,23 @@ def render(
     )
 
 
+def full_page_redirect(request: Request, path: str) -> Response[Any]:
+    """For changes to the whole app shell (signing in or out, the language): htmx reloads the page."""
+    if is_htmx(request):
+        return Response(None, headers={"HX-Redirect": path})
+    return Redirect(path, status_code=303)
+
+
+def remember_locale(request: Request, response: Response[Any], locale: str | None) -> Response[Any]:
+    """Keep the language in a cookie too, so the sign-in page speaks it after sign-out."""
+    if locale:
+        secure = settings_of(request).production
+        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", secure=secure)
+    else:
+        response.delete_cookie(LOCALE_COOKIE)
+    return response
+
+
 def redirect(request: Request, path: str) -> Response[Any]:
     """After a successful form: htmx swaps in the new page and pushes its URL; plain browsers get a 303."""
     if is_htmx(request):

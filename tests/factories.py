@@ -32,7 +32,7 @@ async def make_user(
     number = next(_numbers)
     user = User(
         id=new_id(),
-        email=f"person{number}@example.test",
+        email=values.pop("email", f"person{number}@example.test"),
         name=name or f"Person {number}",
         role=role,
         team_id=team.id if team else None,
