@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from collections.abc import Callable
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader, State
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.security.session_auth import SessionAuth
+from litestar.stores.base import Store
+from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
 from server import i18n, shell
 from server.accounts.views import AccountController
+from server.audit.views import AuditController
 from server.auth import RotatingSessionBackend, RotatingSessionConfig, retrieve_user
 from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.db import KeyValueItem, alchemy_config
 from server.home.views import HomeController
+from server.scim.views import scim_routes
 from server.settings import Settings
 from server.signin import oidc
 from server.signin.views import SignInController
 from server.users.models import User
-from server.users.views import SettingsController
+from server.users.views import AdminUsersController, SettingsController
 from server.web import EXCEPTION_HANDLERS
 
 ROUTE_HANDLERS = [
@@ -35,6 +43,8 @@ ROUTE_HANDLERS = [
     ContactController,
     SignInController,
     SettingsController,
+    AdminUsersController,
+    AuditController,
     shell.service_worker,
     shell.manifest,
     shell.offline_page,
@@ -86,6 +96,40 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
     return env
 
 
+SIGN_IN_PATHS = ("/auth/demo", "/auth/oidc", "/auth/callback")
+API_PATHS = ("/scim",)
+
+
+def rate_limits(settings: Settings) -> list[DefineMiddleware]:
+    """Per-address request limits on sign-in and on the machine APIs (429 beyond them)."""
+
+    def only(prefixes: tuple[str, ...]) -> Callable[[Request], bool]:
+        return lambda request: request.url.path.startswith(prefixes)
+
+    return [
+        RateLimitConfig(
+            rate_limit=("minute", settings.sign_in_rate_limit), store="sign_in_limits",
+            check_throttle_handler=only(SIGN_IN_PATHS),
+        ).middleware,
+        RateLimitConfig(
+            rate_limit=("minute", settings.api_rate_limit), store="api_limits", check_throttle_handler=only(API_PATHS)
+        ).middleware,
+    ]  # fmt: skip
+
+
+def stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> dict[str, Store]:
+    """Sessions and rate-limit counters, in a store every server process shares: the database,
+    or Redis when FIELDBOOK_REDIS_URL is set."""
+    if settings.redis_url:
+        redis = RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_namespace)
+        return {name: redis.with_namespace(name) for name in ("sessions", "sign_in_limits", "api_limits")}
+    return {
+        "sessions": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="sessions"),
+        "sign_in_limits": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="sign_in_limits"),
+        "api_limits": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="api_limits"),
+    }
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     alchemy = alchemy_config(settings)
@@ -104,10 +148,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exclude_opt_key="exclude_from_auth",
     )
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, *shell.static_routers(settings)],
+        route_handlers=[*ROUTE_HANDLERS, *scim_routes(settings), *shell.static_routers(settings)],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), FieldbookCLIPlugin()],
         on_app_init=[session_auth.on_app_init],
-        stores={"sessions": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="sessions")},
+        stores=stores(settings, alchemy),
+        middleware=rate_limits(settings),
         template_config=TemplateConfig(
             instance=JinjaTemplateEngine.from_environment(template_environment(settings, assets))
         ),
@@ -117,6 +162,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.production,
             cookie_samesite="lax",
             header_name="x-csrftoken",
+            # Machine clients authenticate with bearer tokens, not cookies: no CSRF to fear there.
+            exclude=["/scim"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         response_headers=security_headers(settings),

@@ -71,8 +71,13 @@ class Settings:
     # SCIM groups named with this prefix put their members in the team of the rest of the name.
     team_group_prefix: str = "team:"
     redis_url: str = ""
+    # Key prefix on Redis, so several Fieldbooks (or test runs) can share one server.
+    redis_namespace: str = "fieldbook"
     # The address people use to reach Fieldbook, when a proxy hides it (for the OIDC redirect).
     public_url: str = ""
+    # Requests per minute from one address: sign-in pages, and machine APIs (SCIM).
+    sign_in_rate_limit: int = 20
+    api_rate_limit: int = 600
 
     @property
     def production(self) -> bool:
@@ -127,6 +132,9 @@ class Settings:
             role_groups=_role_groups(env.get("FIELDBOOK_ROLE_GROUPS", DEFAULT_ROLE_GROUPS)),
             team_group_prefix=env.get("FIELDBOOK_TEAM_GROUP_PREFIX", "team:"),
             redis_url=env.get("FIELDBOOK_REDIS_URL", ""),
+            redis_namespace=env.get("FIELDBOOK_REDIS_NAMESPACE", "fieldbook"),
+            sign_in_rate_limit=_positive_int(env, "FIELDBOOK_SIGN_IN_RATE_LIMIT", 20),
+            api_rate_limit=_positive_int(env, "FIELDBOOK_API_RATE_LIMIT", 600),
             public_url=env.get("FIELDBOOK_PUBLIC_URL", "").rstrip("/"),
             database_url=database_url,
             secret_key=secret_key,
@@ -137,6 +145,15 @@ class Settings:
             default_locale=env.get("FIELDBOOK_DEFAULT_LOCALE", "en"),
             echo_sql=_flag(env.get("FIELDBOOK_ECHO_SQL")),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number above 0")
+    return int(value)
 
 
 def normalise_database_url(url: str) -> str:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from server.audit.models import AuditEvent
 
@@ -54,8 +54,44 @@ def record(
     return event
 
 
-async def events_for(session: AsyncSession, record_id: uuid.UUID) -> list[AuditEvent]:
+async def events_for(session: AsyncSession, record_id: uuid.UUID, *, limit: int = 50) -> list[AuditEvent]:
+    """The latest events about one record (or done by one person), newest first."""
     result = await session.scalars(
-        select(AuditEvent).where(AuditEvent.record_id == record_id).order_by(AuditEvent.created_at, AuditEvent.id)
+        select(AuditEvent)
+        .where(or_(AuditEvent.record_id == record_id, AuditEvent.actor_id == record_id))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
     )
     return list(result)
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None = None,
+    record_id: uuid.UUID | None = None,
+    action: str = "",
+    offset: int = 0,
+    limit: int = AUDIT_PAGE_SIZE,
+) -> tuple[list[AuditEvent], int]:
+    """The audit log, newest first, filtered by who did it, which record, and what."""
+    where = []
+    if actor_id is not None:
+        where.append(AuditEvent.actor_id == actor_id)
+    if record_id is not None:
+        where.append(AuditEvent.record_id == record_id)
+    if action := action.strip()[:80]:
+        where.append(AuditEvent.action.startswith(action, autoescape=True))
+    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
+    rows = await session.scalars(
+        select(AuditEvent).where(*where).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .offset(offset).limit(limit)
+    )  # fmt: skip
+    return list(rows), total
+
+
+async def actions(session: AsyncSession) -> list[str]:
+    return list(await session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

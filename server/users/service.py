@@ -137,6 +137,11 @@ async def _get_user(session: AsyncSession, user_id: Any) -> User:
     return user
 
 
+async def get_for_admin(session: AsyncSession, actor: User, user_id: Any) -> User:
+    _require_admin(actor)
+    return await _get_user(session, user_id)
+
+
 async def search_users(
     session: AsyncSession,
     actor: User,
@@ -239,3 +244,16 @@ async def sign_in_identity(
     user.last_sign_in_at = utcnow()
     await session.flush()
     return user
+
+
+async def names_by_id(session: AsyncSession, ids: Any) -> dict[Any, str]:
+    """Display names for a set of user ids, in one query (for lists that show who did what)."""
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return dict(rows.tuples().all())
+
+
+async def find_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))

@@ -1,0 +1,66 @@
+"""The audit log, for admins: who changed what, when, from what to what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get
+from litestar.params import FromQuery, QueryParameter
+
+from server.audit import service as audit
+from server.auth import requires_role
+from server.db import DbSession
+from server.users import service as users
+from server.users.models import Role
+from server.validation import parse_uuid
+from server.web import render
+
+Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000)]
+# Where a record of each kind can be opened, for links from the log.
+RECORD_PAGES = {"accounts": "/accounts/{}", "users": "/admin/users/{}", "contacts": "/contacts/{}/edit"}
+
+
+class AuditController(Controller):
+    path = "/admin/audit"
+    guards = [requires_role(Role.ADMIN)]
+
+    @get("/", name="admin.audit")
+    async def index(
+        self,
+        request: Request,
+        db_session: DbSession,
+        who: FromQuery[str] = "",
+        record: FromQuery[str] = "",
+        action: FromQuery[str] = "",
+        offset: Offset = 0,
+    ) -> Response:
+        actor = None
+        if who.strip():
+            actor = await users.find_by_email(db_session, who) if "@" in who else None
+            actor_id = actor.id if actor else parse_uuid(who)
+        else:
+            actor_id = None
+        unknown_actor = bool(who.strip()) and actor_id is None
+        record_id = parse_uuid(record) if record.strip() else None
+        unknown_record = bool(record.strip()) and record_id is None
+        if unknown_actor or unknown_record:
+            events, total = [], 0
+        else:
+            events, total = await audit.search(
+                db_session, actor_id=actor_id, record_id=record_id, action=action, offset=offset
+            )
+        following = offset + audit.AUDIT_PAGE_SIZE
+        context = {
+            "events": events,
+            "total": total,
+            "who": who,
+            "record": record,
+            "action": action,
+            "actions": await audit.actions(db_session),
+            "names": await users.names_by_id(db_session, {event.actor_id for event in events}),
+            "record_pages": RECORD_PAGES,
+            "next_offset": following if following < total else None,
+            "unknown_actor": unknown_actor,
+            "unknown_record": unknown_record,
+        }
+        return render(request, "audit/list.html", context, fragments={"audit-results": "results"})

@@ -1,0 +1,108 @@
+"""The authorization matrix: every route, as a rep, a manager and an admin, against records of
+another team. Nothing may answer with data the person may not see, or change it.
+
+A new route with a path parameter this test does not know fails here until it is added below.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.routes import HTTPRoute
+from sqlalchemy import select
+
+from server.accounts.models import Account
+from server.contacts.models import Contact
+from server.users.models import Role, User
+from tests.conftest import csrf_token, sign_in
+from tests.factories import make_account, make_contact, make_team, make_user
+
+SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test")
+# Routes that are public by design are checked in test_auth.py.
+SKIP_PREFIXES = ("/static", "/icons", "/schema", "/scim")
+
+
+@pytest.fixture
+async def world(db):
+    north, south = await make_team(db, "North"), await make_team(db, "South")
+    people = {
+        "rep": await make_user(db, Role.REP, north, name="North Rep"),
+        "manager": await make_user(db, Role.MANAGER, north, name="North Manager"),
+        "admin": await make_user(db, Role.ADMIN, name="The Admin"),
+    }
+    outsider = await make_user(db, Role.REP, south, name="Secret Rep", email="secret.rep@example.test")
+    account = await make_account(db, outsider, name="Secret Southern Account")
+    contact = await make_contact(db, outsider, account, name="Secret Contact")
+    await make_account(db, people["rep"], name="North Account")
+    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id}
+    return people, ids
+
+
+def _routes(app):
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(SKIP_PREFIXES):
+            continue
+        for handler in route.route_handlers:
+            if handler.opt.get("public"):
+                continue
+            for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
+                yield route.path, method
+
+
+def _fill(path: str, ids: dict) -> str:
+    def value(match: re.Match) -> str:
+        name = match.group(1).split(":")[0]
+        assert name in ids, f"the authorization matrix does not know path parameter {name!r} in {path}"
+        return str(ids[name])
+
+    return re.sub(r"\{([^}]+)\}", value, path)
+
+
+@pytest.mark.parametrize("role", ["rep", "manager"])
+async def test_nobody_sees_or_changes_another_teams_records(app, client, db, world, role) -> None:
+    people, ids = world
+    token = await sign_in(client, people[role].id)
+    checked = 0
+    for path, method in _routes(app):
+        url = _fill(path, ids)
+        if method == "GET":
+            response = await client.get(url, headers={"Accept": "text/html"})
+            leaked = [secret for secret in SECRETS if secret in response.text]
+            assert response.status_code in {200, 403, 404}, f"GET {url} as {role}: {response.status_code}"
+            assert not leaked, f"GET {url} as {role} shows {leaked}"
+        else:
+            response = await client.request(
+                method, url, data={"_csrf_token": token, "name": "Taken Over", "active": "0", "role": "rep"},
+                headers={"Accept": "text/html"},
+            )  # fmt: skip
+            if "logout" in path:
+                token = await sign_in(client, people[role].id)
+                continue
+            if "{" in path or path.startswith("/admin"):  # aimed at someone else's record, or admin-only
+                assert response.status_code in {403, 404}, f"{method} {url} as {role}: {response.status_code}"
+        checked += 1
+    assert checked >= 15
+
+    # ... and nothing of the outsider's changed.
+    assert (await db.get(Account, ids["account_id"], populate_existing=True)).name == "Secret Southern Account"
+    assert (await db.get(Contact, ids["contact_id"], populate_existing=True)).name == "Secret Contact"
+    outsider = await db.get(User, ids["user_id"], populate_existing=True)
+    assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
+
+
+async def test_an_admin_sees_everyone(client, db, world) -> None:
+    people, ids = world
+    await sign_in(client, people["admin"].id)
+    assert "Secret Southern Account" in (await client.get(f"/accounts/{ids['account_id']}")).text
+    assert "Secret Rep" in (await client.get(f"/admin/users/{ids['user_id']}")).text
+    assert "Secret Southern Account" in (await client.get("/accounts", params={"q": "secret"})).text
+
+
+async def test_a_manager_sees_their_teams_records_only(client, db, world) -> None:
+    people, _ = world
+    await sign_in(client, people["manager"].id)
+    page = await client.get("/accounts")
+    assert "North Account" in page.text and "Secret Southern Account" not in page.text
+    north_accounts = await db.scalars(select(Account.name).where(Account.owner_id == people["rep"].id))
+    assert list(north_accounts) == ["North Account"]
