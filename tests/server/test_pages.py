@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from server.app import create_app
 from server.users.models import Role
 from tests.conftest import csrf_token, sign_in
 from tests.factories import make_account, make_team, make_user
@@ -163,3 +166,15 @@ async def test_static_files_are_versioned_and_cached_for_long(client) -> None:
     response = await client.get(css_url)
     assert response.status_code == 200
     assert "max-age=31536000" in response.headers["cache-control"]
+
+
+async def test_production_sends_hsts_and_secure_cookies(settings, db) -> None:
+    user = await make_user(db)
+    production = create_app(replace(settings, environment="production"))
+    async with AsyncTestClient(app=production, base_url="https://fieldbook.example") as client:
+        client.follow_redirects = False
+        page = await client.get("/auth/demo")
+        assert page.headers["strict-transport-security"].startswith("max-age=")
+        response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)})
+        session_cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("fieldbook_session="))
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie

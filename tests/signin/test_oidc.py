@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from server.app import create_app
 from server.users.models import Role, User
 from tests.conftest import csrf_token
 from tests.factories import make_user
@@ -113,3 +117,29 @@ async def test_sign_out_also_signs_out_at_the_provider(client, iam_server) -> No
     assert params["post_logout_redirect_uri"] == ["http://127.0.0.1:8000/auth/login"]
     assert params["id_token_hint"][0].count(".") == 2
     assert (await client.get("/more", headers={"Accept": "text/html"})).status_code == 303
+
+
+def _app_with(settings, **oidc_changes):
+    return create_app(replace(settings, oidc=replace(settings.oidc, **oidc_changes)))
+
+
+async def test_without_just_in_time_creation_only_known_people_get_in(settings, db, iam_server) -> None:
+    stranger = make_person(iam_server)
+    async with AsyncTestClient(app=_app_with(settings, create_users=False), base_url="http://127.0.0.1:8000") as client:
+        client.follow_redirects = False
+        response = await client.get(callback_path(await provider_redirect(client, iam_server, stranger)))
+    assert response.status_code == 403
+    assert "has not been set up" in response.text
+    assert await db.scalar(select(User).where(User.email == stranger.emails[0])) is None
+
+
+async def test_only_allowed_email_domains_get_in(settings, db, iam_server) -> None:
+    outsider = make_person(iam_server, email="someone@elsewhere.example")
+    insider = make_person(iam_server, email="someone@fieldbook.example")
+    app = _app_with(settings, allowed_domains=("fieldbook.example",))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as client:
+        client.follow_redirects = False
+        refused = await client.get(callback_path(await provider_redirect(client, iam_server, outsider)))
+        allowed = await client.get(callback_path(await provider_redirect(client, iam_server, insider)))
+    assert refused.status_code == 403 and "email domain" in refused.text
+    assert allowed.status_code == 303
