@@ -35,7 +35,7 @@ from server.signin import oidc
 from server.signin.views import SignInController
 from server.users.models import User
 from server.users.views import AdminUsersController, SettingsController
-from server.web import EXCEPTION_HANDLERS
+from server.web import EXCEPTION_HANDLERS, next_offset
 
 ROUTE_HANDLERS = [
     HomeController,
@@ -93,6 +93,7 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["asset"] = assets.url
+    env.globals["next_offset"] = next_offset
     return env
 
 

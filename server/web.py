@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from jinja2_fragments import render_block
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
+from litestar.params import QueryParameter
 from litestar.response import Redirect
 from litestar.template.base import csrf_token
 
@@ -25,13 +26,22 @@ from server.errors import CommandError, Message
 from server.i18n import N_
 
 if TYPE_CHECKING:
+    from advanced_alchemy.service import OffsetPagination
     from jinja2 import Environment
 
     from server.settings import Settings
 
 LOCALE_COOKIE = "fieldbook_locale"
+# The `offset` query parameter of every paged list.
+Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000)]
 FLASH_KEY = "flash"
 MAIN_TARGET = "main"
+
+
+def next_offset(page: OffsetPagination[Any]) -> int | None:
+    """Where the next page of a paged list starts, or None after the last page."""
+    following = page.offset + page.limit
+    return following if following < page.total else None
 
 
 def settings_of(request: Request) -> Settings:

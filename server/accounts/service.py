@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 
 from server.accounts.models import Account, Tier
@@ -26,19 +26,6 @@ EDITABLE_FIELDS = (
 PAGE_SIZE = 25
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Account]
-    total: int
-    offset: int
-    limit: int
-
-    @property
-    def next_offset(self) -> int | None:
-        following = self.offset + self.limit
-        return following if following < self.total else None
-
-
 def _search_clause(term: str) -> Any:
     like = f"%{term.lower()}%"
     conditions = [func.lower(Account.name).like(like), func.lower(Account.city).like(like)]
@@ -49,7 +36,7 @@ def _search_clause(term: str) -> Any:
 
 async def search(
     session: AsyncSession, actor: User, term: str = "", *, offset: int = 0, limit: int = PAGE_SIZE
-) -> Page:
+) -> OffsetPagination[Account]:
     """Accounts the actor may see, matching `term` in name, city or phone; alphabetical."""
     where = [visible(actor, Account)]
     if term := term.strip()[:100]:
@@ -58,7 +45,7 @@ async def search(
     rows = await session.scalars(
         select(Account).where(*where).order_by(func.lower(Account.name), Account.id).offset(offset).limit(limit)
     )
-    return Page(items=list(rows), total=total, offset=offset, limit=limit)
+    return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
 
 async def get(session: AsyncSession, actor: User, account_id: Any) -> Account:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 
 from server.accounts import service as accounts
 from server.accounts.models import Account, Tier
@@ -17,9 +16,7 @@ from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.users import service as users
 from server.users.models import Role
-from server.web import field_errors, flash, redirect, render
-
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+from server.web import Offset, field_errors, flash, redirect, render
 
 
 def _as_text(value: object) -> str:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 
 from server.audit.models import AuditEvent
@@ -76,7 +77,7 @@ async def search(
     action: str = "",
     offset: int = 0,
     limit: int = AUDIT_PAGE_SIZE,
-) -> tuple[list[AuditEvent], int]:
+) -> OffsetPagination[AuditEvent]:
     """The audit log, newest first, filtered by who did it, which record, and what."""
     where = []
     if actor_id is not None:
@@ -90,7 +91,7 @@ async def search(
         select(AuditEvent).where(*where).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .offset(offset).limit(limit)
     )  # fmt: skip
-    return list(rows), total
+    return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
 
 async def actions(session: AsyncSession) -> list[str]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
+from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, Request, Response, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 
 from server.audit import service as audit
 from server.auth import requires_role
@@ -13,9 +12,8 @@ from server.db import DbSession
 from server.users import service as users
 from server.users.models import Role
 from server.validation import parse_uuid
-from server.web import render
+from server.web import Offset, render
 
-Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000)]
 # Where a record of each kind can be opened, for links from the log.
 RECORD_PAGES = {"accounts": "/accounts/{}", "users": "/admin/users/{}", "contacts": "/contacts/{}/edit"}
 
@@ -44,22 +42,17 @@ class AuditController(Controller):
         record_id = parse_uuid(record) if record.strip() else None
         unknown_record = bool(record.strip()) and record_id is None
         if unknown_actor or unknown_record:
-            events, total = [], 0
+            page = OffsetPagination(items=[], total=0, offset=0, limit=audit.AUDIT_PAGE_SIZE)
         else:
-            events, total = await audit.search(
-                db_session, actor_id=actor_id, record_id=record_id, action=action, offset=offset
-            )
-        following = offset + audit.AUDIT_PAGE_SIZE
+            page = await audit.search(db_session, actor_id=actor_id, record_id=record_id, action=action, offset=offset)
         context = {
-            "events": events,
-            "total": total,
+            "page": page,
             "who": who,
             "record": record,
             "action": action,
             "actions": await audit.actions(db_session),
-            "names": await users.names_by_id(db_session, {event.actor_id for event in events}),
+            "names": await users.names_by_id(db_session, {event.actor_id for event in page.items}),
             "record_pages": RECORD_PAGES,
-            "next_offset": following if following < total else None,
             "unknown_actor": unknown_actor,
             "unknown_record": unknown_record,
         }

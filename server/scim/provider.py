@@ -231,7 +231,7 @@ class FieldbookService(ScimService):
         standard = STANDARD_MODELS[cast(str, resource_type.name)]
         self._validate(parametrize(PatchOp, standard), payload, Context.RESOURCE_PATCH_REQUEST, STRICT)
         model = parametrize(PatchOp, self.get_model(resource_type))
-        return cast(PatchOp[Any], self._validate(model, payload, Context.RESOURCE_PATCH_REQUEST))
+        return cast("PatchOp[Any]", self._validate(model, payload, Context.RESOURCE_PATCH_REQUEST))
 
     def _read_resource(
         self,

@@ -219,14 +219,14 @@ class FieldbookStorage(AsyncScimStorage):
 
     async def _user(self, resource_id: Any, *, for_update: bool = False) -> User:
         parsed = parse_uuid(resource_id)
-        user = await self.session.get(User, parsed, with_for_update=for_update or None) if parsed else None
+        user = await self.session.get(User, parsed, with_for_update={"of": User} if for_update else None) if parsed else None
         if user is None or user.deleted_at is not None:
             raise NotFoundException(detail=f"User {resource_id!r} not found")
         return user
 
     async def _group(self, resource_id: Any, *, for_update: bool = False) -> Group:
         parsed = parse_uuid(resource_id)
-        group = await self.session.get(Group, parsed, with_for_update=for_update or None) if parsed else None
+        group = await self.session.get(Group, parsed, with_for_update={"of": Group} if for_update else None) if parsed else None
         if group is None or group.deleted_at is not None:
             raise NotFoundException(detail=f"Group {resource_id!r} not found")
         return group
@@ -325,7 +325,8 @@ class FieldbookStorage(AsyncScimStorage):
         return {
             "resourceType": resource_type,
             "created": record.created_at,
-            "lastModified": max(record.updated_at, updated),
+            # Never before `created`: a new record's stamp comes a moment before its insert.
+            "lastModified": max(record.created_at, record.updated_at, updated),
             "version": _version(max(record.version, version)),
         }
 

@@ -72,7 +72,7 @@ def scim_routes(settings: Settings) -> list[Any]:
             return _send(response)
         try:
             await db_session.commit()
-        except IntegrityError as error:  # a concurrent request took a unique value first
+        except IntegrityError:  # a concurrent request took a unique value first
             await db_session.rollback()
             return _send(service.error_response(UniquenessException(detail="That value is already taken.")))
         except Exception as error:

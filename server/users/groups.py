@@ -77,7 +77,7 @@ def _tombstone_name(record_id: uuid.UUID, name: str, limit: int) -> str:
 
 async def get(session: AsyncSession, group_id: Any, *, for_update: bool = False) -> Group:
     parsed = parse_uuid(group_id)
-    group = await session.get(Group, parsed, with_for_update=for_update) if parsed else None
+    group = await session.get(Group, parsed, with_for_update={"of": Group} if for_update else None) if parsed else None
     if group is None or group.deleted_at is not None:
         raise NotFound(NOT_FOUND)
     return group

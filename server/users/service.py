@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 
 from server.auth import visible
@@ -151,7 +152,7 @@ async def search_users(
     status: str = "",
     offset: int = 0,
     limit: int = USERS_PAGE_SIZE,
-) -> tuple[list[User], int]:
+) -> OffsetPagination[User]:
     """Users for the admin list: search by name or email, filter by role and status."""
     _require_admin(actor)
     where = [visible(actor, User)]
@@ -170,7 +171,7 @@ async def search_users(
     rows = await session.scalars(
         select(User).where(*where).order_by(func.lower(User.name), User.id).offset(offset).limit(limit)
     )
-    return list(rows), total
+    return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
 
 async def teams(session: AsyncSession) -> list[Team]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 
 from server.audit import service as audit
 from server.auth import current_user, requires_role
@@ -15,9 +14,7 @@ from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.users import service as users
 from server.users.models import Role, User
-from server.web import field_errors, flash, full_page_redirect, redirect, remember_locale, render
-
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+from server.web import Offset, field_errors, flash, full_page_redirect, redirect, remember_locale, render
 
 
 class SettingsController(Controller):
@@ -57,17 +54,12 @@ class AdminUsersController(Controller):
         status: FromQuery[str] = "",
         offset: Offset = 0,
     ) -> Response:
-        people, total = await users.search_users(
-            db_session, current_user(request), q, role=role, status=status, offset=offset
-        )
-        following = offset + users.USERS_PAGE_SIZE
+        page = await users.search_users(db_session, current_user(request), q, role=role, status=status, offset=offset)
         context = {
-            "people": people,
-            "total": total,
+            "page": page,
             "q": q,
             "role": role,
             "status": status,
-            "next_offset": following if following < total else None,
             "roles": list(Role),
             "status_of": _status_label,
         }

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from server.accounts.models import Account
 from server.contacts.models import Contact
 from server.users.models import Role, User
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
 
 SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test")
