@@ -7,7 +7,7 @@
 //   HX-Redirect so the browser navigates to the full page, which comes from the cache.
 //
 // The server fills in BUILD (the release's asset list and version) when it serves this file.
-const BUILD = /*BUILD*/ { version: "dev", precache: ["/offline.html"] };
+const BUILD = /*BUILD*/ { version: "dev", precache: ["/offline.html"] } /*END-BUILD*/;
 const STATIC_CACHE = `fieldbook-static-${BUILD.version}`;
 const PAGES_CACHE = "fieldbook-pages";
 const OFFLINE_URL = "/offline.html";
@@ -18,6 +18,13 @@ self.addEventListener("install", (event) => {
   );
 });
 
+// The page that registered this worker loaded before it existed, so it was never fetched
+// through it: keep a copy of each such page now, or it would not open offline.
+async function keepOpenPages() {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  await Promise.all(windows.map((client) => refreshFullPage(client.url)));
+}
+
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
@@ -27,7 +34,8 @@ self.addEventListener("activate", (event) => {
           keys.filter((key) => key.startsWith("fieldbook-static-") && key !== STATIC_CACHE).map((key) => caches.delete(key)),
         ),
       )
-      .then(() => self.clients.claim()),
+      .then(() => self.clients.claim())
+      .then(keepOpenPages),
   );
 });
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 IMMUTABLE = CacheControlHeader(max_age=365 * 24 * 3600, public=True)
 # The shell files must be re-checked on every visit, or a new release never reaches the phone.
 REVALIDATE = {"Cache-Control": "no-cache"}
-BUILD_MARKER = "/*BUILD*/"
+# sw.js carries a development default between these markers; the served file has the release's.
+BUILD_SPAN = re.compile(r"/\*BUILD\*/.*?/\*END-BUILD\*/", re.S)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def _read_shell_file(request: Request, name: str) -> str:
 async def service_worker(request: Request) -> Response[str]:
     assets: Assets = request.app.state["assets"]
     build = json.dumps({"version": assets.version, "precache": ["/offline.html", *assets.precache()]})
-    source = _read_shell_file(request, "sw.js").replace(BUILD_MARKER, build, 1)
+    source = BUILD_SPAN.sub(lambda _: build, _read_shell_file(request, "sw.js"), count=1)
     return Response(source, media_type="text/javascript", headers=REVALIDATE)
 
 
@@ -92,7 +94,9 @@ async def manifest(request: Request) -> Response[str]:
 @get("/offline.html", opt=PUBLIC, include_in_schema=False, name="shell.offline")
 async def offline_page(request: Request) -> Response[str]:
     assets: Assets = request.app.state["assets"]
-    page = _read_shell_file(request, "offline.html").replace("/static/css/app.css", assets.url("static/css/app.css"))
+    page = _read_shell_file(request, "offline.html")
+    for path in ("static/css/app.css", "icons/icon-192.png"):
+        page = page.replace(f'"/{path}"', f'"{assets.url(path)}"')
     return Response(page, media_type="text/html", headers=REVALIDATE)
 
 

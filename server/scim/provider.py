@@ -124,7 +124,9 @@ USER = {
             description="The groups the person is in.",
             subAttributes=[
                 _attribute("value", mutability="readOnly", caseExact=True),
-                _attribute("$ref", "reference", referenceTypes=["Group"], mutability="readOnly", caseExact=True),
+                _attribute(
+                    "$ref", "reference", referenceTypes=["Group"], mutability="readOnly", caseExact=True
+                ),
                 _attribute("display", mutability="readOnly"),
             ],
         ),
@@ -137,7 +139,9 @@ GROUP = {
     "description": "A group of people. Role groups give their members a Fieldbook role; groups "
     "named after a team (team:North) put their members in that team.",
     "attributes": [
-        _attribute("displayName", required=True, uniqueness="server", description="The group's name. REQUIRED."),
+        _attribute(
+            "displayName", required=True, uniqueness="server", description="The group's name. REQUIRED."
+        ),
         _attribute(
             "members",
             "complex",
@@ -145,7 +149,9 @@ GROUP = {
             description="The users in the group.",
             subAttributes=[
                 _attribute("value", required=True, mutability="immutable", caseExact=True),
-                _attribute("$ref", "reference", referenceTypes=["User"], mutability="immutable", caseExact=True),
+                _attribute(
+                    "$ref", "reference", referenceTypes=["User"], mutability="immutable", caseExact=True
+                ),
                 _attribute("display", mutability="readOnly", returned="request"),
             ],
         ),
@@ -213,7 +219,9 @@ def _text(value: Any) -> str:
 class FieldbookService(ScimService):
     """scim2-server's service, reading request bodies as described at the top of this module."""
 
-    def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
+    def read_creation(
+        self, resource_type: ResourceType, body: bytes, content_type: str | None
+    ) -> Resource[Any]:
         return self._read_resource(resource_type, body, content_type, Context.RESOURCE_CREATION_REQUEST, None)
 
     def read_replacement(
@@ -223,7 +231,9 @@ class FieldbookService(ScimService):
         content_type: str | None,
         current: Resource[Any] | None = None,
     ) -> Resource[Any]:
-        return self._read_resource(resource_type, body, content_type, Context.RESOURCE_REPLACEMENT_REQUEST, current)
+        return self._read_resource(
+            resource_type, body, content_type, Context.RESOURCE_REPLACEMENT_REQUEST, current
+        )
 
     def read_patch(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> PatchOp[Any]:
         self.ensure_patch_supported()
@@ -255,20 +265,21 @@ class FieldbookService(ScimService):
         if not _text(display_name):
             _, name = _find(payload, "name")
             name = name if isinstance(name, dict) else {}
-            given = " ".join(filter(None, (_text(_find(name, part)[1]) for part in ("givenName", "familyName"))))
+            given = " ".join(
+                filter(None, (_text(_find(name, part)[1]) for part in ("givenName", "familyName")))
+            )
             _, user_name = _find(payload, "userName")
             payload[key or "displayName"] = (
                 _text(_find(name, "formatted")[1])
                 or given
-                or (getattr(current, "display_name", None) if current is not None else None)
+                or getattr(current, "display_name", None)
                 or _text(user_name)
                 or display_name
             )
         key, active = _find(payload, "active")
         if active is None:
-            payload[key or "active"] = getattr(current, "active", None) if current is not None else True
-            if payload[key or "active"] is None:
-                payload[key or "active"] = True
+            kept = getattr(current, "active", None)
+            payload[key or "active"] = True if kept is None else kept
         return payload
 
     @staticmethod

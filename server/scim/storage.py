@@ -63,7 +63,13 @@ SCIM_NAMES = {
 }
 EMAIL_TAKEN = "Someone already has this email address."
 # Filters narrowed down in SQL before scim2-models evaluates them: attribute -> column kind.
-USER_LOOKUPS = {"username": "email", "emails": "email", "emails.value": "email", "externalid": "external_id", "id": "id"}
+USER_LOOKUPS = {
+    "username": "email",
+    "emails": "email",
+    "emails.value": "email",
+    "externalid": "external_id",
+    "id": "id",
+}
 
 
 def _version(value: int) -> str:
@@ -118,12 +124,18 @@ class FieldbookStorage(AsyncScimStorage):
         position: Any = None,
     ) -> SearchPage:
         scim_filter = search_request.filter
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        if scim_filter is None and search_request.sort_by is None and len(resource_types) == 1:
+            return await self._page(resource_types[0], start, search_request.count)
         found: list[Resource[Any]] = []
         for resource_type in resource_types:
             if resource_type.name == "User":
                 narrowed = self._narrow(scim_filter) if len(resource_types) == 1 else None
                 rows = await self.session.scalars(
-                    select(User).where(User.deleted_at.is_(None), *([narrowed] if narrowed is not None else []))
+                    select(User).where(
+                        User.deleted_at.is_(None), *([narrowed] if narrowed is not None else [])
+                    )
                 )
                 found.extend(await self._users(list(rows)))
             else:
@@ -134,12 +146,25 @@ class FieldbookStorage(AsyncScimStorage):
                 models = tuple(dict.fromkeys(type(resource) for resource in found))
                 scim_filter = parametrize(ScimFilter, Union[models])(str(scim_filter))  # noqa: UP007
             found = [resource for resource in found if scim_filter.match(resource)]
-        found.sort(key=lambda resource: cast(str, resource.id))
+        found.sort(key=lambda resource: cast(str, resource.id))  # as _page orders them: by id
         if search_request.sort_by is not None:
             found = search_request.sort(found)
-        start = search_request.start_index_0 or 0
-        stop = None if search_request.count is None else start + search_request.count
         return SearchPage(total=len(found), resources=found[start:stop])
+
+    async def _page(self, resource_type: ResourceType, start: int, count: int | None) -> SearchPage:
+        """A page of every user or group, paged in SQL: what a full sync asks for, page after page."""
+        model = User if resource_type.name == "User" else Group
+        alive = model.deleted_at.is_(None)
+        total = await self.session.scalar(select(func.count()).select_from(model).where(alive)) or 0
+        if count == 0:
+            return SearchPage(total=total, resources=[])
+        rows = list(
+            await self.session.scalars(
+                select(model).where(alive).order_by(model.id).offset(start).limit(count)
+            )
+        )
+        resources = await (self._users(rows) if model is User else self._groups(rows))
+        return SearchPage(total=total, resources=resources)
 
     async def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         if resource_type.name == "User":
@@ -150,7 +175,11 @@ class FieldbookStorage(AsyncScimStorage):
                 await users.set_active(self.session, None, user.id, False)
             return (await self._users([user]))[0]
         group = await groups.create(
-            self.session, None, self._group_values(resource), self.settings, members=self._member_ids(resource)
+            self.session,
+            None,
+            self._group_values(resource),
+            self.settings,
+            members=self._member_ids(resource),
         )
         return (await self._groups([group]))[0]
 
@@ -219,22 +248,44 @@ class FieldbookStorage(AsyncScimStorage):
 
     async def _user(self, resource_id: Any, *, for_update: bool = False) -> User:
         parsed = parse_uuid(resource_id)
-        user = await self.session.get(User, parsed, with_for_update={"of": User} if for_update else None) if parsed else None
+        user = (
+            await self.session.get(
+                User,
+                parsed,
+                with_for_update={"of": User} if for_update else None,
+                populate_existing=for_update,
+            )
+            if parsed
+            else None
+        )
         if user is None or user.deleted_at is not None:
             raise NotFoundException(detail=f"User {resource_id!r} not found")
         return user
 
     async def _group(self, resource_id: Any, *, for_update: bool = False) -> Group:
         parsed = parse_uuid(resource_id)
-        group = await self.session.get(Group, parsed, with_for_update={"of": Group} if for_update else None) if parsed else None
+        group = (
+            await self.session.get(
+                Group,
+                parsed,
+                with_for_update={"of": Group} if for_update else None,
+                populate_existing=for_update,
+            )
+            if parsed
+            else None
+        )
         if group is None or group.deleted_at is not None:
             raise NotFoundException(detail=f"Group {resource_id!r} not found")
         return group
 
-    async def _check_version(self, resource_type: ResourceType, record_id: uuid.UUID, expected: str | None) -> None:
+    async def _check_version(
+        self, resource_type: ResourceType, record_id: uuid.UUID, expected: str | None
+    ) -> None:
         if expected is None:
             return
-        model, column = (User, GroupMember.user_id) if resource_type.name == "User" else (Group, GroupMember.group_id)
+        model, column = (
+            (User, GroupMember.user_id) if resource_type.name == "User" else (Group, GroupMember.group_id)
+        )
         record = await self.session.get(model, record_id)
         changes = await self._membership_changes(column, [record_id])
         version = max(record.version, changes.get(record_id, (0, record.updated_at))[0])
@@ -263,11 +314,15 @@ class FieldbookStorage(AsyncScimStorage):
             rows_ = await self.session.execute(
                 select(GroupMember.user_id, Group.id, Group.display_name)
                 .join(Group, Group.id == GroupMember.group_id)
-                .where(GroupMember.user_id.in_(ids), GroupMember.deleted_at.is_(None), Group.deleted_at.is_(None))
+                .where(
+                    GroupMember.user_id.in_(ids), GroupMember.deleted_at.is_(None), Group.deleted_at.is_(None)
+                )
                 .order_by(func.lower(Group.display_name), Group.id)
             )
             for user_id, group_id, name in rows_.tuples():
-                memberships[user_id].append({"value": str(group_id), "$ref": f"Groups/{group_id}", "display": name})
+                memberships[user_id].append(
+                    {"value": str(group_id), "$ref": f"Groups/{group_id}", "display": name}
+                )
         resources = []
         for user in rows:
             version, updated = changes.get(user.id, (0, user.updated_at))
@@ -298,7 +353,9 @@ class FieldbookStorage(AsyncScimStorage):
             rows_ = await self.session.execute(
                 select(GroupMember.group_id, User.id, User.name)
                 .join(User, User.id == GroupMember.user_id)
-                .where(GroupMember.group_id.in_(ids), GroupMember.deleted_at.is_(None), User.deleted_at.is_(None))
+                .where(
+                    GroupMember.group_id.in_(ids), GroupMember.deleted_at.is_(None), User.deleted_at.is_(None)
+                )
                 .order_by(User.id)
             )
             for group_id, user_id, name in rows_.tuples():
@@ -340,7 +397,11 @@ class FieldbookStorage(AsyncScimStorage):
         Emails are stored in lower case; values are compared as scim2-models compares them.
         """
         node = scim_filter.ast if scim_filter is not None else None
-        if not isinstance(node, Comparison) or node.op != CompareOperator.eq or not isinstance(node.value, str):
+        if (
+            not isinstance(node, Comparison)
+            or node.op != CompareOperator.eq
+            or not isinstance(node.value, str)
+        ):
             return None
         path = node.attr_path
         if path.uri not in (None, "urn:ietf:params:scim:schemas:core:2.0:User"):

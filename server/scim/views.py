@@ -57,7 +57,9 @@ def scim_routes(settings: Settings) -> list[Any]:
             return _send(service.error_response(PayloadTooLargeException(detail=error.detail)))
         if await _token(request, db_session) is None:
             await db_session.rollback()
-            return _send(service.error_response(UnauthorizedException(detail="A valid SCIM bearer token is required")))
+            return _send(
+                service.error_response(UnauthorizedException(detail="A valid SCIM bearer token is required"))
+            )
         handler = FieldbookHandler(service, FieldbookStorage(db_session, settings, provider))
         try:
             response = await handler.handle(scim_request)

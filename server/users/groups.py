@@ -77,7 +77,13 @@ def _tombstone_name(record_id: uuid.UUID, name: str, limit: int) -> str:
 
 async def get(session: AsyncSession, group_id: Any, *, for_update: bool = False) -> Group:
     parsed = parse_uuid(group_id)
-    group = await session.get(Group, parsed, with_for_update={"of": Group} if for_update else None) if parsed else None
+    group = (
+        await session.get(
+            Group, parsed, with_for_update={"of": Group} if for_update else None, populate_existing=for_update
+        )
+        if parsed
+        else None
+    )
     if group is None or group.deleted_at is not None:
         raise NotFound(NOT_FOUND)
     return group
@@ -97,7 +103,12 @@ async def member_ids(session: AsyncSession, group_id: uuid.UUID) -> list[uuid.UU
 
 
 async def _validate(
-    session: AsyncSession, raw: Mapping[str, Any], settings: Settings, *, partial: bool, group: Group | None = None
+    session: AsyncSession,
+    raw: Mapping[str, Any],
+    settings: Settings,
+    *,
+    partial: bool,
+    group: Group | None = None,
 ) -> dict[str, Any]:
     fields = Fields(raw, partial=partial)
     fields.text("display_name", required=True, max_length=200)
@@ -155,7 +166,13 @@ async def change(
     old_name = group.display_name
     changed = await apply_changes(session, actor, group, values, "groups.change")
     if "display_name" in changed:
-        await _resync(session, actor, await member_ids(session, group.id), settings, names=(old_name, group.display_name))
+        await _resync(
+            session,
+            actor,
+            await member_ids(session, group.id),
+            settings,
+            names=(old_name, group.display_name),
+        )
     return group
 
 
@@ -268,7 +285,11 @@ async def _resync(
             await session.execute(
                 select(Group.display_name, GroupMember.version)
                 .join(GroupMember, GroupMember.group_id == Group.id)
-                .where(GroupMember.user_id == user_id, GroupMember.deleted_at.is_(None), Group.deleted_at.is_(None))
+                .where(
+                    GroupMember.user_id == user_id,
+                    GroupMember.deleted_at.is_(None),
+                    Group.deleted_at.is_(None),
+                )
             )
         ).all()
         values: dict[str, Any] = {}
@@ -277,7 +298,9 @@ async def _resync(
             values["role"] = (role or Role.REP).value
         if teams:
             joined = sorted(
-                (version, team) for name, version in rows if (team := _team_name(name, settings.team_group_prefix))
+                (version, team)
+                for name, version in rows
+                if (team := _team_name(name, settings.team_group_prefix))
             )
             values["team_id"] = str((await _team(session, actor, joined[-1][1])).id) if joined else ""
         await users.change(session, actor, user.id, values)
@@ -285,7 +308,9 @@ async def _resync(
 
 async def _team(session: AsyncSession, actor: User | None, name: str) -> Team:
     """The team of this name, made (or brought back) when it does not exist."""
-    team = await session.scalar(select(Team).where(func.lower(Team.name) == name.lower()).order_by(Team.deleted_at.is_not(None)))
+    team = await session.scalar(
+        select(Team).where(func.lower(Team.name) == name.lower()).order_by(Team.deleted_at.is_not(None))
+    )
     if team is None:
         return await insert(session, actor, Team(name=name), "teams.create", ("name",))
     if team.deleted_at is not None:

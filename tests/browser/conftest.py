@@ -22,10 +22,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.app import create_app
@@ -99,22 +109,37 @@ class Seed:
         return self.accounts[name]
 
 
+# The rep's accounts: (name, city, phone). The first few are the ones tests search for and open;
+# they sort before the others, so all of them are on the first page of the list (25 rows).
 REP_ACCOUNTS = [
-    # name, city, phone: the ones the tests search for
-    ("Zephyr Bakery", "Oldham", "0161 496 0732"),
-    ("Quillfeather Stationers", "Stockport", "0161 496 0811"),
-    ("Pennine Tiles", "Stockport", ""),
+    ("Bramble & Rye Bakery", "Oldham", "0161 496 0732"),
+    ("Castlefield Wholesale Distribution Partnership (North West) Ltd", "Manchester", "0161 496 0100"),
     ("Harbour Lights Café", "Wigan", "+44 1942 555 019"),
-] + [(f"Northern Supplies {n:02d}", "Manchester", f"0161 000 {n:04d}") for n in range(1, 27)]
-OTHER_REP_ACCOUNTS = [("Zephyr Hardware", "Oldham", "0161 496 9999")]
+    ("Pennine Tiles", "Stockport", ""),
+    ("Quillfeather Stationers", "Stockport", "0161 496 0811"),
+] + [(f"Tern Valley Supplies {n:02d}", "Bury", f"0161 000 {n:04d}") for n in range(1, 26)]
+# Another rep's account with a name like one of ours: our rep must never see it.
+OTHER_REP_ACCOUNTS = [("Bramble Hardware", "Oldham", "0161 496 9999")]
+BAKERY = "Bramble & Rye Bakery"
 
 
 async def with_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` on its own engine, so nothing is left bound to this event loop afterwards."""
+    """Run `work` in one transaction on its own engine (nothing is left bound to this event loop).
+
+    The factories commit after every record; here those commits only end the session's part and
+    everything is committed once at the end, which makes seeding several times faster.
+    """
     engine = create_engine(database_url)
     try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            return await work(session)
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            session = AsyncSession(
+                bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+            )
+            async with session:
+                result = await work(session)
+            await transaction.commit()
+            return result
     finally:
         await engine.dispose()
 
@@ -122,8 +147,8 @@ async def with_session(database_url: str, work: Callable[[AsyncSession], Awaitab
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from synchronous code, on a thread of its own.
 
-    Playwright's sync API keeps its event loop marked as running in this thread for the whole
-    session, so `asyncio.run` here would refuse to start.
+    While Playwright's sync API is started, its event loop counts as running in this thread, so
+    `asyncio.run` here would refuse to start.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldbook-db") as pool:
         return pool.submit(asyncio.run, coroutine).result()
@@ -146,10 +171,10 @@ async def _seed(db: AsyncSession) -> Seed:
         accounts[name] = AccountRef(made[name].id, name, city, phone)
     for name, city, phone in OTHER_REP_ACCOUNTS:
         await make_account(db, other_rep, name=name, city=city, phone=phone)
-    contacts: dict[str, list[str]] = {"Zephyr Bakery": []}
+    contacts: dict[str, list[str]] = {BAKERY: []}
     for contact_name, title in (("Dana Baker", "Owner"), ("Eli Flour", "Head baker")):
-        contact = await make_contact(db, rep, made["Zephyr Bakery"], name=contact_name, title=title)
-        contacts["Zephyr Bakery"].append(contact.name)
+        contact = await make_contact(db, rep, made[BAKERY], name=contact_name, title=title)
+        contacts[BAKERY].append(contact.name)
     return Seed(
         team=team.name,
         manager=Person(manager.id, manager.name),
@@ -180,7 +205,9 @@ class _ThreadedServer(uvicorn.Server):
     """uvicorn in a background thread (it installs no signal handlers outside the main thread)."""
 
     def serve_in_thread(self, sock: socket.socket) -> threading.Thread:
-        thread = threading.Thread(target=self.run, kwargs={"sockets": [sock]}, name="fieldbook-live", daemon=True)
+        thread = threading.Thread(
+            target=self.run, kwargs={"sockets": [sock]}, name="fieldbook-live", daemon=True
+        )
         thread.start()
         return thread
 
@@ -233,15 +260,20 @@ def live_server(settings: Settings, seed: Seed) -> Iterator[str]:
 # --- the browser --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Playwright's sync API keeps its event loop marked as running in the main thread for as long as
+# it is started, and then no other code can run an event loop there: not `asyncio.run` in the
+# shared fixtures, not pytest-asyncio's tests. So the browser lives for this package only (started
+# once for all browser tests, which run one after another), not for the whole session, and the
+# databases are made before it starts (they are dropped at the end of the session, after it stopped).
+
+
+@pytest.fixture(scope="package")
 def playwright(migrated_databases: dict[str, str]) -> Iterator[Playwright]:
-    # Depends on the databases so that they are made (and later dropped) with `asyncio.run`
-    # while Playwright's loop is not around: it is started after them and stopped before.
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -259,31 +291,32 @@ class BrowserProblems:
     """What the page complained about: console errors, uncaught exceptions, CSP violations."""
 
     console_errors: list[str] = field(default_factory=list)
+    console_warnings: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)
 
     def all(self) -> list[str]:
-        return [*self.console_errors, *self.page_errors, *self.csp_violations]
-
-    def clear(self) -> None:
-        self.console_errors.clear()
-        self.page_errors.clear()
-        self.csp_violations.clear()
+        return [*self.console_errors, *self.console_warnings, *self.page_errors, *self.csp_violations]
 
 
 # Reports Content-Security-Policy violations to the test (an init script is injected by the
 # browser itself, so the page's CSP does not apply to it).
 CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", (event) => {
-  window.__reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} in ${event.sourceFile || event.documentURI}:${event.lineNumber}`);
+  const where = `${event.sourceFile || event.documentURI}:${event.lineNumber}`;
+  const what = event.blockedURI || "inline";
+  window.__reportCspViolation(`${event.violatedDirective} blocked ${what} in ${where}`);
 });
 """
 
 
 def _watch(page: Page, problems: BrowserProblems) -> None:
     def on_console(message: ConsoleMessage) -> None:
+        where = message.location.get("url", "")
         if message.type == "error":
-            problems.console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+            problems.console_errors.append(f"{message.text} ({where})")
+        elif message.type == "warning":
+            problems.console_warnings.append(f"{message.text} ({where})")
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
@@ -313,6 +346,8 @@ def open_phone(browser: Browser, live_server: str) -> Iterator[Callable[..., Pho
         problems = BrowserProblems()
         context.expose_function("__reportCspViolation", lambda report: problems.csp_violations.append(report))
         context.add_init_script(CSP_LISTENER)
+        # Fail fast: everything here is local and answers within milliseconds.
+        context.set_default_timeout(10_000)
         page = context.new_page()
         _watch(page, problems)
         return Phone(context=context, page=page, base_url=live_server, problems=problems)
@@ -324,30 +359,94 @@ def open_phone(browser: Browser, live_server: str) -> Iterator[Callable[..., Pho
 
 @pytest.fixture
 def phone(open_phone: Callable[..., Phone]) -> Phone:
+    """A phone (360x740, touch, 2x) in English, on the live server; nobody signed in yet."""
     return open_phone()
 
 
 @pytest.fixture
 def page(phone: Phone) -> Page:
+    """The phone's page, for tests that need nothing else of it."""
     return phone.page
+
+
+ACTIVE_WORKER = """navigator.serviceWorker.getRegistration()
+  .then((r) => Boolean(r && r.active && r.active.state === "activated"))"""
+REGISTRATION = """navigator.serviceWorker.getRegistration().then((r) => r && {scope: r.scope,
+  installing: !!r.installing, waiting: !!r.waiting, active: r.active && r.active.state})"""
 
 
 def sign_in(page: Page, person: Person, next_path: str = "/") -> None:
     """Sign in through the demo sign-in page, as a person would: tap their name."""
-    page.goto(f"/auth/demo?next={next_path}")
+    page.goto(f"/auth/demo?{urlencode({'next': next_path})}")
     page.locator(f'button[name="user_id"][value="{person.id}"]').click()
-    page.wait_for_url(f"**{next_path}")
+    page.wait_for_url(next_path)  # exactly this path on the live server (the context's base URL)
     expect(page.locator("#bottom-nav")).to_be_visible()
 
 
-def wait_for_service_worker(page: Page) -> None:
-    """Wait until the service worker is active and controls this page."""
-    assert page.evaluate("navigator.serviceWorker.ready.then((registration) => registration.active.state)") == "activated"
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+def wait_for_service_worker(phone: Phone, timeout: float = 10.0) -> None:
+    """Wait until the service worker is active and controls the phone's page.
+
+    A page whose load began before the worker was active (the first page after sign-in, when the
+    worker was still installing) stays uncontrolled even after `clients.claim()`, as the Service
+    Worker spec says; like a person opening the app again, it is then reloaded once.
+    """
+    page = phone.page
+    deadline = time.monotonic() + timeout
+
+    def failed(reason: str) -> AssertionError:
+        registration = page.evaluate(REGISTRATION)
+        return AssertionError(
+            f"no service worker controls {page.url}: {reason}; registration: {registration}; "
+            f"console: {phone.problems.all()}"
+        )
+
+    while not page.evaluate(ACTIVE_WORKER):
+        if any(
+            "service worker registration failed" in warning for warning in phone.problems.console_warnings
+        ):
+            raise failed("the page could not register it")
+        if time.monotonic() > deadline:
+            raise failed(f"none was active after {timeout}s")
+        page.wait_for_timeout(25)
+    if not page.evaluate("navigator.serviceWorker.controller !== null"):
+        page.reload()
+    try:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=timeout * 1000)
+    except PlaywrightTimeoutError:
+        raise failed(f"the active worker did not take over the page in {timeout}s") from None
 
 
-@pytest.fixture
-def signed_in(page: Page, seed: Seed) -> Page:
-    """The phone page, signed in as the seeded rep and showing Today."""
-    sign_in(page, seed.rep)
-    return page
+def poll(page: Page, expression: str, *, timeout: float = 10.0, message: str = "") -> Any:
+    """Evaluate `expression` (which may return a promise) until it is truthy; return its value.
+
+    For conditions `wait_for_function` cannot wait on, because it does not await promises
+    (the Cache API is promise-only).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"still false after {timeout}s: {expression}")
+        page.wait_for_timeout(25)
+
+
+def wait_until_cached(page: Page, path: str) -> None:
+    """Wait until the service worker has kept the page at `path` for offline use."""
+    poll(
+        page,
+        f"caches.open('fieldbook-pages').then((cache) => cache.match({path!r})).then(Boolean)",
+        message=f"the service worker did not keep {path} for offline use",
+    )
+
+
+def go_offline(phone: Phone) -> None:
+    """Cut the phone's network, and make sure it really is cut.
+
+    Playwright cuts the service worker's network too; the offline-page test shows that (the
+    worker could not show /offline.html otherwise).
+    """
+    phone.context.set_offline(True)
+    reached = phone.page.evaluate("fetch('/healthz', {cache: 'no-store'}).then(() => true, () => false)")
+    assert not reached, "the browser still reached the server after going offline"

@@ -152,11 +152,14 @@ async def test_manifest_and_service_worker_are_served_for_installation(client) -
     worker = await client.get("/sw.js")
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["cache-control"] == "no-cache"
-    assert "/*BUILD*/" not in worker.text
-    assert '"/offline.html"' in worker.text and "/static/css/app.css?v=" in worker.text
+    build_line = next(line for line in worker.text.splitlines() if line.startswith("const BUILD = "))
+    build = json.loads(build_line.removeprefix("const BUILD = ").removesuffix(";"))  # valid JavaScript, too
+    assert build["version"] and "/offline.html" in build["precache"]
+    assert any(url.startswith("/static/css/app.css?v=") for url in build["precache"])
 
     offline = await client.get("/offline.html")
     assert "You are offline" in offline.text and "/static/css/app.css?v=" in offline.text
+    assert "/icons/icon-192.png?v=" in offline.text
 
 
 async def test_static_files_are_versioned_and_cached_for_long(client) -> None:
