@@ -8,7 +8,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from server.app import create_app
-
 from server.audit.models import AuditEvent
 from server.db import new_id
 from server.users.models import Role, User
