@@ -35,8 +35,9 @@ def client_id(record_id: Any) -> uuid.UUID:
     return parsed
 
 
-async def insert(session: AsyncSession, actor: User, record: R, action: str, fields: tuple[str, ...]) -> R:
+async def insert(session: AsyncSession, actor: User | None, record: R, action: str, fields: tuple[str, ...]) -> R:
     stamp(record, await next_version(session))
+    record.created_at = record.updated_at  # one moment: never "changed before it was made"
     session.add(record)
     await session.flush()
     audit.record(session, actor, action, record, after=audit.snapshot(record, fields))
@@ -44,7 +45,7 @@ async def insert(session: AsyncSession, actor: User, record: R, action: str, fie
 
 
 async def apply_changes(
-    session: AsyncSession, actor: User, record: R, values: Mapping[str, Any], action: str
+    session: AsyncSession, actor: User | None, record: R, values: Mapping[str, Any], action: str
 ) -> dict[str, Any]:
     """Set the values that differ from the record's; an edit that changes nothing writes nothing."""
     changed = {name: value for name, value in values.items() if getattr(record, name) != value}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from server.users.models import User
 
 TOKEN_PREFIX = "fbk_"
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def _digest(token: str) -> str:
@@ -51,8 +53,10 @@ async def verify(session: AsyncSession, token: str | None, purpose: TokenPurpose
             ApiToken.token_hash == _digest(token), ApiToken.purpose == purpose, ApiToken.revoked_at.is_(None)
         )
     )
-    if record is not None:
-        record.last_used_at = utcnow()
+    # Note the use at most once a minute, so that reads do not all become writes.
+    now = utcnow()
+    if record is not None and (record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION):
+        record.last_used_at = now
     return record
 
 
