@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.types import Empty
-from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from server.accounts.models import Account
 from server.contacts.models import Contact
@@ -118,10 +118,12 @@ def visible_owner_ids(actor: User) -> Select[tuple[uuid.UUID]]:
     if actor.role is Role.ADMIN:
         return select(User.id)
     if actor.role is Role.MANAGER:
+        # A manager leads their own team, and any other team they are named manager of.
         led_teams = select(TeamManager.team_id).where(
             TeamManager.user_id == actor.id, TeamManager.deleted_at.is_(None)
         )
-        return select(User.id).where(or_(User.id == actor.id, User.team_id.in_(led_teams)))
+        own_team = User.team_id == actor.team_id if actor.team_id is not None else false()
+        return select(User.id).where(or_(User.id == actor.id, User.team_id.in_(led_teams), own_team))
     return select(User.id).where(User.id == actor.id)
 
 

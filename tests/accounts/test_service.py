@@ -11,7 +11,8 @@ from server.audit.models import AuditEvent
 from server.db import current_version, new_id
 from server.errors import NotFound, ValidationError
 from server.web import next_offset
-from server.users.models import Role
+from server.users import service as users
+from server.users.models import Role, TeamManager
 from tests.factories import make_account, make_team, make_user
 
 
@@ -188,3 +189,16 @@ async def test_search_pages_through_everything_once(db) -> None:
         seen.extend(account.name for account in page.items)
         offset = next_offset(page)
     assert seen == [f"Shop {number}" for number in range(7)]
+
+
+async def test_a_manager_leads_their_own_team_and_any_team_they_are_named_for(db) -> None:
+    north, south, east = await make_team(db), await make_team(db), await make_team(db)
+    # Invited by an admin into North: no explicit leadership record, yet North is theirs.
+    manager = await make_user(db, Role.MANAGER)
+    await users.change(db, None, manager.id, {"team_id": str(north.id)})
+    db.add(TeamManager(team_id=south.id, user_id=manager.id, version=1))
+    await db.commit()
+    for team, name in ((north, "North shop"), (south, "South shop"), (east, "East shop")):
+        await make_account(db, await make_user(db, Role.REP, team), name=name)
+    names = {account.name for account in (await accounts.search(db, manager)).items}
+    assert names == {"North shop", "South shop"}
