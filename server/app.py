@@ -29,6 +29,8 @@ from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.db import KeyValueItem, alchemy_config
 from server.home.views import HomeController
+from server.orders.api import upsert_order
+from server.orders.views import OrdersController
 from server.scim.views import scim_routes
 from server.settings import Settings
 from server.signin import oidc
@@ -41,6 +43,8 @@ ROUTE_HANDLERS = [
     HomeController,
     AccountController,
     ContactController,
+    OrdersController,
+    upsert_order,
     SignInController,
     SettingsController,
     AdminUsersController,
@@ -98,7 +102,7 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
 
 
 SIGN_IN_PATHS = ("/auth/demo", "/auth/oidc", "/auth/callback")
-API_PATHS = ("/scim",)
+API_PATHS = ("/scim", "/api/")
 
 
 def rate_limits(settings: Settings) -> list[DefineMiddleware]:
@@ -164,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             header_name="x-csrftoken",
             # Machine clients authenticate with bearer tokens, not cookies: no CSRF to fear there.
-            exclude=["/scim"],
+            exclude=["/scim", "/api/"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         response_headers=security_headers(settings),

@@ -19,6 +19,7 @@ from server.accounts.models import Account
 from server.contacts.models import Contact
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
+from server.orders.models import Order
 from server.users.models import Role, TeamManager, User
 from server.validation import parse_uuid
 
@@ -140,6 +141,8 @@ def visible(actor: User, model: type[Versioned]) -> ColumnElement[bool]:
         return and_(alive, Account.owner_id.in_(visible_owner_ids(actor)))
     if model is Contact:
         return and_(alive, Contact.account_id.in_(select(Account.id).where(visible(actor, Account))))
+    if model is Order:
+        return and_(alive, Order.account_id.in_(select(Account.id).where(visible(actor, Account))))
     if model is User:
         return and_(alive, true() if actor.role is Role.ADMIN else User.id.in_(visible_owner_ids(actor)))
     raise TypeError(f"no scoping rule for {model.__name__}")

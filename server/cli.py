@@ -11,7 +11,10 @@ import click
 from litestar.cli._utils import LitestarGroup
 from litestar.plugins import CLIPluginProtocol
 
+from server.errors import NotFound
 from server.settings import Settings, SettingsError, check_demo_host
+from server.tokens import service as tokens
+from server.tokens.models import TokenPurpose
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -21,7 +24,8 @@ class FieldbookCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
         _guard_run_command(cli)
         cli.add_command(demo_command)
-        cli.add_command(scim_token_group)
+        cli.add_command(token_commands("scim-token", TokenPurpose.SCIM, "your identity provider's SCIM provisioning"))
+        cli.add_command(token_commands("api-token", TokenPurpose.API, "the ERP and other systems that send orders"))
 
 
 def _guard_run_command(cli: click.Group) -> None:
@@ -54,56 +58,46 @@ def demo_command(app: Litestar, scale: int) -> None:
     click.echo(f"Demo data ready: {summary}.")
 
 
-@click.group("scim-token", cls=LitestarGroup, help="Bearer tokens for your identity provider's SCIM provisioning.")
-def scim_token_group() -> None:
-    pass
+def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:
+    """`fieldbook scim-token ...` and `fieldbook api-token ...`: make, list and revoke bearer tokens."""
+    group = LitestarGroup(name, help=f"Bearer tokens for {what}.")
 
+    @group.command("create", help="Make a new token and print it (it is shown only once).")
+    @click.argument("label")
+    def create(app: Litestar, label: str) -> None:
+        async def run() -> str:
+            async with app.state["alchemy"].get_session() as session:
+                _, token = await tokens.create(session, None, label, purpose)
+                await session.commit()
+                return token
 
-@scim_token_group.command("create", help="Make a new SCIM token and print it (it is shown only once).")
-@click.argument("name")
-def scim_token_create(app: Litestar, name: str) -> None:
-    from server.tokens import service as tokens
-    from server.tokens.models import TokenPurpose
+        click.echo(asyncio.run(run()))
 
-    async def create() -> str:
-        async with app.state["alchemy"].get_session() as session:
-            _, token = await tokens.create(session, None, name, TokenPurpose.SCIM)
-            await session.commit()
-            return token
+    @group.command("list", help="List the tokens (never the tokens themselves).")
+    def list_tokens(app: Litestar) -> None:
+        async def run() -> list:
+            async with app.state["alchemy"].get_session() as session:
+                return await tokens.list_tokens(session, purpose)
 
-    click.echo(asyncio.run(create()))
+        for token in asyncio.run(run()):
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            click.echo(f"{token.id}  {token.name}  created {token.created_at:%Y-%m-%d}  {state}")
 
+    @group.command("revoke", help="Revoke a token by its id (from `list`); it stops working at once.")
+    @click.argument("token_id")
+    def revoke(app: Litestar, token_id: str) -> None:
+        async def run() -> None:
+            async with app.state["alchemy"].get_session() as session:
+                await tokens.revoke(session, None, token_id)
+                await session.commit()
 
-@scim_token_group.command("list", help="List SCIM tokens (never the tokens themselves).")
-def scim_token_list(app: Litestar) -> None:
-    from server.tokens import service as tokens
-    from server.tokens.models import TokenPurpose
+        try:
+            asyncio.run(run())
+        except NotFound as error:
+            raise click.ClickException("no token with that id") from error
+        click.echo("revoked")
 
-    async def rows() -> list:
-        async with app.state["alchemy"].get_session() as session:
-            return await tokens.list_tokens(session, TokenPurpose.SCIM)
-
-    for token in asyncio.run(rows()):
-        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
-        click.echo(f"{token.id}  {token.name}  created {token.created_at:%Y-%m-%d}  {state}")
-
-
-@scim_token_group.command("revoke", help="Revoke a SCIM token by its id (from `list`).")
-@click.argument("token_id")
-def scim_token_revoke(app: Litestar, token_id: str) -> None:
-    from server.errors import NotFound
-    from server.tokens import service as tokens
-
-    async def revoke() -> None:
-        async with app.state["alchemy"].get_session() as session:
-            await tokens.revoke(session, None, token_id)
-            await session.commit()
-
-    try:
-        asyncio.run(revoke())
-    except NotFound as error:
-        raise click.ClickException("no token with that id") from error
-    click.echo("revoked")
+    return group
 
 
 def main() -> None:

@@ -142,6 +142,7 @@ def generate(scale: int = 1) -> DemoData:
             phone_digits=digits(phone),
             tier=rng.choices([Tier.A, Tier.B, Tier.C], weights=[15, 35, 50])[0],
             owner_id=rng.choice(teams[team_index][1]),
+            customer_number=f"C{100001 + number}",
             notes=rng.choice(NOTES),
         )
         for _ in range(rng.choices([1, 2, 3], weights=[40, 40, 20])[0]):

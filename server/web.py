@@ -194,10 +194,15 @@ def sign_in_path(request: Request) -> str:
     return f"{base}?{urlencode({'next': request.url.path})}" if request.method == "GET" else base
 
 
-def error_page(request: Request, status_code: int, message: Message | None = None) -> Response[Any]:
+def error_page(
+    request: Request, status_code: int, message: Message | None = None, details: Any = None
+) -> Response[Any]:
     if not _wants_html(request):
         text = (message or ERROR_TITLES.get(status_code) or ERROR_TITLES[400]).render()
-        return Response({"status_code": status_code, "detail": text}, status_code=status_code)
+        body = {"status_code": status_code, "detail": text}
+        if details:  # e.g. which fields of a JSON body were wrong
+            body["errors"] = details
+        return Response(body, status_code=status_code)
     if status_code == 401:
         path = sign_in_path(request)
         if is_htmx(request):
@@ -209,7 +214,7 @@ def error_page(request: Request, status_code: int, message: Message | None = Non
 
 
 def handle_http_exception(request: Request, exc: HTTPException) -> Response[Any]:
-    return error_page(request, exc.status_code)
+    return error_page(request, exc.status_code, details=exc.extra if exc.status_code < 500 else None)
 
 
 def handle_command_error(request: Request, exc: CommandError) -> Response[Any]:

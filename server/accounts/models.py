@@ -32,6 +32,8 @@ class Account(Versioned):
     phone_digits: Mapped[str] = mapped_column(String(40), default="", index=True)
     tier: Mapped[Tier] = mapped_column(Enum(Tier, native_enum=False, length=1, validate_strings=True), default=Tier.C)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    # The ERP's number for this customer; orders arrive addressed to it.
+    customer_number: Mapped[str | None] = mapped_column(String(40), unique=True, default=None)
     notes: Mapped[str] = mapped_column(Text, default="")
 
     owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)

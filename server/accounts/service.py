@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from server.users.models import User
 
 EDITABLE_FIELDS = (
-    "name", "street", "city", "postcode", "latitude", "longitude", "phone", "tier", "owner_id", "notes",
+    "name", "street", "city", "postcode", "latitude", "longitude", "phone", "tier", "owner_id", "customer_number",
+    "notes",
 )  # fmt: skip
 PAGE_SIZE = 25
 
@@ -63,8 +64,22 @@ def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     fields.phone("phone")
     fields.choice("tier", Tier, default=Tier.C)
     fields.uuid("owner_id")
+    fields.text("customer_number", max_length=40)
     fields.text("notes", max_length=10_000)
-    return fields.result()
+    values = fields.result()
+    if "customer_number" in values:
+        values["customer_number"] = values["customer_number"] or None
+    return values
+
+
+async def _check_customer_number(session: AsyncSession, values: dict[str, Any], account_id: Any) -> None:
+    """The ERP addresses orders by customer number, so no two accounts may share one."""
+    if number := values.get("customer_number"):
+        taken = await session.scalar(
+            select(Account.id).where(Account.customer_number == number, Account.id != account_id)
+        )
+        if taken is not None:
+            raise ValidationError({"customer_number": Message(N_("Another account has this customer number."))})
 
 
 def _check_coordinates(values: Mapping[str, Any]) -> None:
@@ -85,6 +100,7 @@ async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, 
         return await get(session, actor, account_id)
     values = _validate(raw, partial=False)
     _check_coordinates(values)
+    await _check_customer_number(session, values, account_id)
     owner_id = values.pop("owner_id", None) or actor.id
     await check_assignable_owner(session, actor, owner_id)
     account = Account(id=account_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values)
@@ -98,6 +114,7 @@ async def update(session: AsyncSession, actor: User, account_id: Any, raw: Mappi
     _check_coordinates(
         {"latitude": values.get("latitude", account.latitude), "longitude": values.get("longitude", account.longitude)}
     )
+    await _check_customer_number(session, values, account.id)
     if values.get("owner_id") is None:
         values.pop("owner_id", None)
     elif values["owner_id"] != account.owner_id:

@@ -14,6 +14,7 @@ from server.contacts import service as contacts
 from server.db import DbSession, new_id
 from server.errors import Message, ValidationError
 from server.i18n import N_
+from server.orders import service as orders
 from server.users import service as users
 from server.users.models import Role
 from server.web import Offset, field_errors, flash, redirect, render
@@ -64,7 +65,8 @@ class AccountController(Controller):
         user = current_user(request)
         account = await accounts.get(db_session, user, account_id)
         people = await contacts.for_account(db_session, user, account.id)
-        return render(request, "accounts/show.html", {"account": account, "contacts": people})
+        recent = await orders.recent_for_account(db_session, user, account.id)
+        return render(request, "accounts/show.html", {"account": account, "contacts": people, "orders": recent})
 
     @get("/{account_id:uuid}/edit", name="accounts.edit")
     async def edit(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:

@@ -1,4 +1,4 @@
-"""The app's top-level pages: Today, Leads, Orders, More."""
+"""The app's top-level pages: Today, Leads, More."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ class HomeController(Controller):
     @get("/leads", name="home.leads")
     async def leads(self, request: Request) -> Response:
         return render(request, "home/leads.html")
-
-    @get("/orders", name="home.orders")
-    async def orders(self, request: Request) -> Response:
-        return render(request, "home/orders.html")
 
     @get("/more", name="home.more")
     async def more(self, request: Request) -> Response:

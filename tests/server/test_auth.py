@@ -96,8 +96,8 @@ async def test_public_routes_are_only_the_shell_and_sign_in(app) -> None:
         for route in app.routes
         if isinstance(route, HTTPRoute) and any(handler.opt.get("public") for handler in route.route_handlers)
     }
-    # /scim skips the session sign-in for a bearer-token check of its own (tests/scim).
+    # /scim and /api skip the session sign-in for bearer-token checks of their own (tests/scim, tests/orders).
     allowed_prefixes = (
-        "/auth/", "/static", "/icons", "/sw.js", "/manifest.webmanifest", "/offline.html", "/healthz", "/scim/v2",
+        "/auth/", "/static", "/icons", "/sw.js", "/manifest.webmanifest", "/offline.html", "/healthz", "/scim/v2", "/api/v1/",
     )  # fmt: skip
     assert public and all(path.startswith(allowed_prefixes) for path in public), public

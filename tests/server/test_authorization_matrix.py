@@ -6,7 +6,9 @@ A new route with a path parameter this test does not know fails here until it is
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from litestar.routes import HTTPRoute
@@ -14,13 +16,15 @@ from sqlalchemy import select
 
 from server.accounts.models import Account
 from server.contacts.models import Contact
+from server.orders import service as orders
+from server.orders.models import OrderStatus
 from server.users.models import Role, User
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
 
-SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test")
+SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test", "SO-SECRET")
 # Routes that are public by design are checked in test_auth.py.
-SKIP_PREFIXES = ("/static", "/icons", "/schema", "/scim")
+SKIP_PREFIXES = ("/static", "/icons", "/schema", "/scim", "/api/")
 
 
 @pytest.fixture
@@ -32,10 +36,16 @@ async def world(db):
         "admin": await make_user(db, Role.ADMIN, name="The Admin"),
     }
     outsider = await make_user(db, Role.REP, south, name="Secret Rep", email="secret.rep@example.test")
-    account = await make_account(db, outsider, name="Secret Southern Account")
+    account = await make_account(db, outsider, name="Secret Southern Account", customer_number="C-SECRET")
     contact = await make_contact(db, outsider, account, name="Secret Contact")
+    order = orders.OrderIn(
+        customer_number="C-SECRET", status=OrderStatus.PLACED, ordered_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        currency="GBP", lines=[orders.OrderLineIn(sku="X", quantity=Decimal(1), unit_price=Decimal(5))],
+    )  # fmt: skip
+    await orders.upsert(db, "SO-SECRET", order)
+    await db.commit()
     await make_account(db, people["rep"], name="North Account")
-    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id}
+    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET"}
     return people, ids
 
 
