@@ -36,6 +36,7 @@ from server.settings import Settings
 from server.signin import oidc
 from server.signin.views import SignInController
 from server.users.models import User
+from server.tokens.views import TokensController
 from server.users.views import AdminUsersController, SettingsController
 from server.web import EXCEPTION_HANDLERS, next_offset
 
@@ -49,6 +50,7 @@ ROUTE_HANDLERS = [
     SettingsController,
     AdminUsersController,
     AuditController,
+    TokensController,
     shell.service_worker,
     shell.manifest,
     shell.offline_page,

@@ -13,7 +13,7 @@ from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
 from server.tokens import service as tokens
 from server.tokens.models import TokenPurpose
 from server.users.models import Role
-from tests.conftest import sign_in
+from tests.conftest import csrf_token, sign_in
 from tests.factories import make_account, make_team, make_user
 
 ORDER = {
@@ -152,3 +152,14 @@ async def test_amounts_are_exact_decimals(db, customer) -> None:
     )  # fmt: skip
     order, _ = await orders.upsert(db, "SO-DEC", data)
     assert order.total == Decimal("0.90")  # not 0.9000000000000001
+
+
+async def test_admins_revoke_a_token_and_the_erp_is_locked_out(client, db, erp, customer) -> None:
+    admin = await make_user(db, Role.ADMIN)
+    await sign_in(client, admin.id)
+    page = await client.get("/admin/tokens")
+    assert "ERP" in page.text and "fbk_" not in page.text  # the token itself is never shown
+    token_id = page.text.split("/admin/tokens/", 1)[1].split("/revoke", 1)[0]
+    response = await client.post(f"/admin/tokens/{token_id}/revoke", data={"_csrf_token": csrf_token(page.text)})
+    assert response.status_code == 303
+    assert (await client.put("/api/v1/orders/SO-1", json=ORDER, headers=erp)).status_code == 401

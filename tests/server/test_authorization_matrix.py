@@ -18,6 +18,8 @@ from server.accounts.models import Account
 from server.contacts.models import Contact
 from server.orders import service as orders
 from server.orders.models import OrderStatus
+from server.tokens import service as tokens
+from server.tokens.models import ApiToken, TokenPurpose
 from server.users.models import Role, User
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
@@ -45,7 +47,10 @@ async def world(db):
     await orders.upsert(db, "SO-SECRET", order)
     await db.commit()
     await make_account(db, people["rep"], name="North Account")
-    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET"}
+    token, _ = await tokens.create(db, None, "ERP", TokenPurpose.API)
+    await db.commit()
+    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
+           "token_id": token.id}  # fmt: skip
     return people, ids
 
 
@@ -97,6 +102,7 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
     # ... and nothing of the outsider's changed.
     assert (await db.get(Account, ids["account_id"], populate_existing=True)).name == "Secret Southern Account"
     assert (await db.get(Contact, ids["contact_id"], populate_existing=True)).name == "Secret Contact"
+    assert (await db.get(ApiToken, ids["token_id"], populate_existing=True)).revoked_at is None
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
