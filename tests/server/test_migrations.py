@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from advanced_alchemy.alembic.commands import AlembicCommands
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from server.db import alchemy_config, compare_column_types, create_engine, metadata
+from server.accounts.models import Account
+from server.db import alchemy_config, compare_column_types, create_engine, metadata, new_id
+from server.users.models import User
 from tests.conftest import create_pg_database, drop_pg_database, make_settings
+
+FIRST_REVISION = "ab7d50a166ce"  # the initial schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -53,3 +58,39 @@ def test_upgrade_downgrade_upgrade_and_models_match(fresh_database, tmp_path) ->
     commands.upgrade("head")
     tables, diff = asyncio.run(_tables_and_diff(fresh_database))
     assert model_tables <= tables and diff == []
+
+
+async def _insert_a_rep_with_an_account(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        user_id, account_id = new_id(), new_id()
+        now = dt.datetime.now(dt.UTC)
+        stamp = {"version": 1, "created_at": now, "updated_at": now}
+        await connection.execute(
+            User.__table__.insert().values(id=user_id, email="kept@example.test", name="Kept", role="rep",
+                                           is_active=True, **stamp)
+        )  # fmt: skip
+        await connection.execute(
+            Account.__table__.insert().values(id=account_id, name="Kept Account", owner_id=user_id, street="",
+                                              city="", postcode="", phone="", phone_digits="", tier="A", notes="", **stamp)
+        )  # fmt: skip
+    await engine.dispose()
+
+
+async def _kept(url: str) -> tuple[str, str]:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        row = (await connection.execute(text(
+            "SELECT users.name, accounts.name FROM accounts JOIN users ON users.id = accounts.owner_id"
+        ))).one()  # fmt: skip
+    await engine.dispose()
+    return tuple(row)
+
+
+def test_upgrading_keeps_the_data_already_there(fresh_database, tmp_path) -> None:
+    """Later migrations rebuild tables on SQLite (to add constraints); rows and their links survive."""
+    commands = AlembicCommands(sqlalchemy_config=alchemy_config(make_settings(fresh_database, tmp_path)))
+    commands.upgrade(FIRST_REVISION)
+    asyncio.run(_insert_a_rep_with_an_account(fresh_database))
+    commands.upgrade("head")
+    assert asyncio.run(_kept(fresh_database)) == ("Kept", "Kept Account")
