@@ -21,7 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Union, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 
 from scim2_models import (
     InvalidValueException,
@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from server.settings import Settings
 
 # Fieldbook's field names -> the SCIM attributes people know them by, for error messages.
+# A record this storage loads by id.
+R = TypeVar("R", User, Group)
+
 SCIM_NAMES = {
     "email": "userName",
     "name": "displayName",
@@ -246,37 +249,25 @@ class FieldbookStorage(AsyncScimStorage):
 
     # -- from Fieldbook to SCIM ------------------------------------------------------------------
 
-    async def _user(self, resource_id: Any, *, for_update: bool = False) -> User:
+    async def _live(self, model: type[R], label: str, resource_id: Any, *, for_update: bool) -> R:
+        """A user or group that exists and is not deleted, optionally locked for a change."""
         parsed = parse_uuid(resource_id)
-        user = (
+        record = (
             await self.session.get(
-                User,
-                parsed,
-                with_for_update={"of": User} if for_update else None,
-                populate_existing=for_update,
+                model, parsed, with_for_update={"of": model} if for_update else None, populate_existing=for_update
             )
             if parsed
             else None
         )
-        if user is None or user.deleted_at is not None:
-            raise NotFoundException(detail=f"User {resource_id!r} not found")
-        return user
+        if record is None or record.deleted_at is not None:
+            raise NotFoundException(detail=f"{label} {resource_id!r} not found")
+        return record
+
+    async def _user(self, resource_id: Any, *, for_update: bool = False) -> User:
+        return await self._live(User, "User", resource_id, for_update=for_update)
 
     async def _group(self, resource_id: Any, *, for_update: bool = False) -> Group:
-        parsed = parse_uuid(resource_id)
-        group = (
-            await self.session.get(
-                Group,
-                parsed,
-                with_for_update={"of": Group} if for_update else None,
-                populate_existing=for_update,
-            )
-            if parsed
-            else None
-        )
-        if group is None or group.deleted_at is not None:
-            raise NotFoundException(detail=f"Group {resource_id!r} not found")
-        return group
+        return await self._live(Group, "Group", resource_id, for_update=for_update)
 
     async def _check_version(
         self, resource_type: ResourceType, record_id: uuid.UUID, expected: str | None

@@ -174,3 +174,11 @@ async def test_the_page_token_works_as_htmx_header(client, db) -> None:
     token = csrf_token((await client.get("/accounts/new")).text)
     response = await client.post("/accounts", data={"name": "Header Token"}, headers={"x-csrftoken": token})
     assert response.status_code == 303
+
+
+async def test_the_account_page_title_is_the_account_name(client, db) -> None:
+    rep = await make_user(db)
+    account = await make_account(db, rep, name="Heaton Florist")
+    await sign_in(client, rep.id)
+    page = await client.get(f"/accounts/{account.id}")
+    assert "<title>Heaton Florist · Fieldbook</title>" in page.text
