@@ -6,9 +6,11 @@ inserts only the records that are missing, which makes `fieldbook demo` safe to 
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
@@ -16,6 +18,7 @@ from sqlalchemy import insert, select
 from server.accounts.models import Account, Tier
 from server.contacts.models import Contact
 from server.db import Versioned, next_version, utcnow
+from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
 from server.users.models import Role, Team, TeamManager, User
 from server.validation import digits
 
@@ -63,15 +66,26 @@ TOWNS = [
 ]  # fmt: skip
 TEAMS = ["North", "City", "South"]
 NOTES = ["", "", "Delivery bay at the rear.", "Prefers visits before 11am.", "Pays on 30-day terms.", "Closed on Mondays."]
+# (sku, description, unit price in GBP): what the demo customers buy.
+PRODUCTS = [
+    ("BOLT-M8", "M8 bolts, box of 100", "12.50"), ("SCREW-4X40", "Wood screws 4x40, box of 200", "8.90"),
+    ("GLUE-1L", "Wood glue, 1 litre", "7.99"), ("TAPE-50", "Duct tape 50 mm", "4.25"),
+    ("GLOVE-L", "Work gloves, large, 12 pairs", "23.40"), ("BULB-LED9", "LED bulb 9 W, pack of 10", "19.90"),
+    ("CABLE-2.5", "Cable 2.5 mm², 50 m", "48.00"), ("PAINT-W5", "White emulsion, 5 litres", "29.95"),
+    ("FLOUR-16", "Strong flour, 16 kg", "18.60"), ("CUPS-12", "Paper cups 12 oz, 1000", "41.00"),
+    ("NAPKIN-2", "Napkins, 2-ply, 2000", "15.30"), ("CLEAN-5", "Surface cleaner, 5 litres", "11.75"),
+]  # fmt: skip
+ORDERS_UNTIL = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)  # a fixed "now" keeps the data set the same
+STATUS_STEPS = [OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
 TITLES = ["Owner", "Store Manager", "Buyer", "Purchasing Manager", "Operations Manager", "Director", "Head Chef"]
 
 
 class DemoIds:
     """Deterministic UUIDv7s: a fixed millisecond clock and seeded random bits."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, first_tick: int = 0) -> None:
         self.rng = rng
-        self.tick = 0
+        self.tick = first_tick
 
     def __call__(self) -> uuid.UUID:
         self.tick += 1
@@ -145,6 +159,7 @@ def generate(scale: int = 1) -> DemoData:
             customer_number=f"C{100001 + number}",
             notes=rng.choice(NOTES),
         )
+        _orders(data, account_id, number)
         for _ in range(rng.choices([1, 2, 3], weights=[40, 40, 20])[0]):
             name = _person(rng)
             phone = _phone(rng, mobile=True)
@@ -156,8 +171,44 @@ def generate(scale: int = 1) -> DemoData:
     return data
 
 
+def _orders(data: DemoData, account_id: uuid.UUID, account_number: int) -> None:
+    """About five orders per account over the last 18 months, with lines and a status timeline.
+
+    Each account's orders come from a random stream and an id range of their own, so that adding
+    to the data set later never changes the ids of what an existing database already holds.
+    """
+    rng = random.Random(f"{SEED}:orders:{account_number}")
+    next_id = DemoIds(rng, first_tick=100_000_000 + account_number * 1_000)
+    for index in range(rng.randint(2, 8)):
+        ordered_at = ORDERS_UNTIL - dt.timedelta(days=rng.uniform(0, 540), minutes=rng.randint(0, 600))
+        age_days = (ORDERS_UNTIL - ordered_at).days
+        reached = min(3, age_days // 3) if age_days < 12 else 3
+        lines, total = [], Decimal("0.00")
+        for position, (sku, description, price) in enumerate(rng.sample(PRODUCTS, rng.randint(1, 4)), start=1):
+            quantity = Decimal(rng.randint(1, 12))
+            amount = quantity * Decimal(price)
+            total += amount
+            lines.append({"position": position, "sku": sku, "description": description, "quantity": quantity,
+                          "unit_price": Decimal(price), "amount": amount})  # fmt: skip
+        cancelled = rng.random() < 0.04
+        status = OrderStatus.CANCELLED if cancelled else STATUS_STEPS[reached]
+        order_id = data.add(
+            Order, id=next_id(), number=f"SO-{account_number + 1:05d}-{index + 1:02d}", account_id=account_id,
+            customer_po=f"PO-{rng.randint(1000, 99999)}" if rng.random() < 0.6 else "", status=status,
+            ordered_at=ordered_at, currency="GBP", total=total,
+        )  # fmt: skip
+        for line in lines:
+            data.add(OrderLine, id=next_id(), order_id=order_id, **line)
+        steps = [OrderStatus.PLACED, OrderStatus.CANCELLED] if cancelled else STATUS_STEPS[: reached + 1]
+        for day, step in enumerate(steps):
+            data.add(OrderStatusEvent, id=next_id(), order_id=order_id, status=step,
+                     happened_at=ordered_at + dt.timedelta(days=day * 2, hours=day))  # fmt: skip
+
+
 # Parents before children, so foreign keys hold while inserting.
-LOAD_ORDER: tuple[type[Versioned], ...] = (Team, User, TeamManager, Account, Contact)
+LOAD_ORDER: tuple[type[Versioned], ...] = (
+    Team, User, TeamManager, Account, Contact, Order, OrderLine, OrderStatusEvent,
+)  # fmt: skip
 
 
 async def load_demo(alchemy: SQLAlchemyAsyncConfig, *, scale: int = 1) -> dict[str, int]:

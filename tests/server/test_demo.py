@@ -8,6 +8,7 @@ from server.accounts.models import Account
 from server.contacts.models import Contact
 from server.db import current_version
 from server.demo import generate, load_demo
+from server.orders.models import Order, OrderLine
 from server.users.models import Role, Team, User
 
 
@@ -30,6 +31,15 @@ async def test_demo_loads_a_whole_organisation_once(app, db) -> None:
         )
     ).one()
     assert 53.3 < lat_min < lat_max < 53.7 and -2.5 < lon_min < lon_max < -2.0
+
+    # Order history for the order lookup and the account page: totals add up to their lines.
+    assert await db.scalar(select(func.count()).select_from(Order)) >= 5000
+    # Compared in Python: SQLite keeps NUMERIC as floating point, read back exactly at the column's scale.
+    totals = dict((await db.execute(select(Order.id, Order.total))).tuples().all())
+    line_sums = (await db.execute(
+        select(OrderLine.order_id, func.sum(OrderLine.amount, type_=OrderLine.amount.type)).group_by(OrderLine.order_id)
+    )).tuples().all()  # fmt: skip
+    assert {order_id: amount for order_id, amount in line_sums} == totals
 
     again = await load_demo(app.state["alchemy"])
     assert set(again.values()) == {0}
