@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.accounts.models import Account  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.demo import load_demo  # noqa: E402
-from server.orders.models import Order  # noqa: E402
-from server.users.models import Role, User  # noqa: E402
-from tests.conftest import create_pg_database, csrf_token, drop_pg_database, make_settings, migrate  # noqa: E402
+from server.accounts.models import Account
+from server.app import create_app
+from server.demo import load_demo
+from server.orders.models import Order
+from server.users.models import Role, User
+from tests.conftest import create_pg_database, csrf_token, drop_pg_database, make_settings, migrate
 
 
 def percentile(samples: list[float], share: float) -> float:

@@ -19,9 +19,9 @@ from litestar.testing import AsyncTestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.app import create_app  # noqa: E402
-from server.demo import load_demo  # noqa: E402
-from tests.conftest import csrf_token, make_settings, migrate  # noqa: E402
+from server.app import create_app
+from server.demo import load_demo
+from tests.conftest import csrf_token, make_settings, migrate
 
 PAGES = ["/auth/demo", "/", "/accounts", "/accounts/new", "/more"]
 ASSET = re.compile(r'<(?:link rel="stylesheet" href|script[^>]*src)="([^"]+)"')

@@ -35,8 +35,8 @@ from server.scim.views import scim_routes
 from server.settings import Settings
 from server.signin import oidc
 from server.signin.views import SignInController
-from server.users.models import User
 from server.tokens.views import TokensController
+from server.users.models import User
 from server.users.views import AdminUsersController, SettingsController
 from server.web import EXCEPTION_HANDLERS, next_offset
 

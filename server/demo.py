@@ -131,7 +131,7 @@ def generate(scale: int = 1) -> DemoData:
             data.add(
                 User, id=next_id(), email=f"rep{index * 7 * scale + number + 1}@fieldbook.example",
                 name=_person(rng), role=Role.REP, team_id=team_id,
-            )  # fmt: skip
+            )
             for number in range(7 * scale)
         ]
         teams.append((team_id, reps))

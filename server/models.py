@@ -8,4 +8,4 @@ from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
 
-__all__ = ["Account", "ApiToken", "AuditEvent", "ChangeCounter", "Contact", "Group", "GroupMember", "Order", "OrderLine", "OrderStatusEvent", "KeyValueItem", "Team", "TeamManager", "User", "metadata"]
+__all__ = ["Account", "ApiToken", "AuditEvent", "ChangeCounter", "Contact", "Group", "GroupMember", "KeyValueItem", "Order", "OrderLine", "OrderStatusEvent", "Team", "TeamManager", "User", "metadata"]

@@ -27,7 +27,7 @@ IMMUTABLE = CacheControlHeader(max_age=365 * 24 * 3600, public=True)
 # The shell files must be re-checked on every visit, or a new release never reaches the phone.
 REVALIDATE = {"Cache-Control": "no-cache"}
 # sw.js carries a development default between these markers; the served file has the release's.
-BUILD_SPAN = re.compile(r"/\*BUILD\*/.*?/\*END-BUILD\*/", re.S)
+BUILD_SPAN = re.compile(r"/\*BUILD\*/.*?/\*END-BUILD\*/", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,6 @@ async def health(request: Request) -> Response[dict[str, str]]:
         async with asyncio.timeout(3):
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure to reach the database means "not healthy"
+    except Exception:
         return Response({**body, "status": "unavailable", "database": "unreachable"}, status_code=503)
     return Response(body)

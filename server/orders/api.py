@@ -30,7 +30,7 @@ def order_json(order: Order) -> dict[str, Any]:
             {"position": line.position, "sku": line.sku, "description": line.description,
              "quantity": str(line.quantity), "unit_price": str(line.unit_price), "amount": str(line.amount)}
             for line in order.lines
-        ],  # fmt: skip
+        ],
         "timeline": [{"status": event.status.value, "at": event.happened_at.isoformat()} for event in order.timeline],
     }
 

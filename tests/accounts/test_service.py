@@ -10,9 +10,9 @@ from server.accounts.models import Account, Tier
 from server.audit.models import AuditEvent
 from server.db import current_version, new_id
 from server.errors import NotFound, ValidationError
-from server.web import next_offset
 from server.users import service as users
 from server.users.models import Role, TeamManager
+from server.web import next_offset
 from tests.factories import make_account, make_team, make_user
 
 

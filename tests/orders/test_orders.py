@@ -148,7 +148,7 @@ async def test_another_reps_orders_stay_hidden(client, db, erp, customer) -> Non
 async def test_amounts_are_exact_decimals(db, customer) -> None:
     data = orders.OrderIn(
         customer_number="C100001", status=OrderStatus.PLACED, ordered_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-        currency="EUR", lines=[orders.OrderLineIn(sku="A", quantity=Decimal("3"), unit_price=Decimal("0.10"))] * 3,
+        currency="EUR", lines=[orders.OrderLineIn(sku="A", quantity=Decimal(3), unit_price=Decimal("0.10"))] * 3,
     )  # fmt: skip
     order, _ = await orders.upsert(db, "SO-DEC", data)
     assert order.total == Decimal("0.90")  # not 0.9000000000000001

@@ -67,5 +67,5 @@ async def test_pages_cost_the_same_queries_however_many_rows(app, client, db) ->
         await make_contact(db, rep, account)
     many = await queries_per_page()
 
-    assert many == few, dict(zip(pages, zip(few, many)))
-    assert max(many) <= 10, dict(zip(pages, many))
+    assert many == few, dict(zip(pages, zip(few, many, strict=True), strict=True))
+    assert max(many) <= 10, dict(zip(pages, many, strict=True))

@@ -37,7 +37,7 @@ def test_database_urls_people_paste_get_our_drivers(tmp_path) -> None:
 def test_demo_stays_on_loopback_unless_allowed(tmp_path) -> None:
     demo = Settings.from_env({"FIELDBOOK_DEMO": "1", "FIELDBOOK_VAR_DIR": str(tmp_path)})
     check_demo_host(demo, "127.0.0.1")
-    with pytest.raises(SettingsError, match="refusing to listen on 0.0.0.0"):
+    with pytest.raises(SettingsError, match=r"refusing to listen on 0\.0\.0\.0"):
         check_demo_host(demo, "0.0.0.0")
     allowed = Settings.from_env(
         {"FIELDBOOK_DEMO": "1", "FIELDBOOK_DEMO_ALLOW_NETWORK": "1", "FIELDBOOK_VAR_DIR": str(tmp_path)}
