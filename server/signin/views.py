@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from server.auth import PUBLIC, current_user, sign_in, sign_out
-from server.db import DbSession, utcnow
+from server.db import DbSession
 from server.errors import NotFound
 from server.i18n import LANGUAGE_CODES
 from server.signin import oidc
@@ -109,7 +109,7 @@ class SignInController(Controller):
             people = await users.demo_users(db_session)
             context = {"people": people, "next": safe_next(form.get("next")), "error": True}
             return render(request, "signin/demo.html", context, status_code=422)
-        user.last_sign_in_at = utcnow()
+        await users.record_sign_in(db_session, user)
         await db_session.commit()
         await sign_in(request, user)
         return full_page_redirect(request, safe_next(form.get("next")))

@@ -39,9 +39,19 @@ async def demo_users(session: AsyncSession) -> list[User]:
 
 
 async def active_user(session: AsyncSession, user_id: Any) -> User:
-    user = await session.get(User, parse_uuid(user_id)) if parse_uuid(user_id) else None
-    if user is None or not user.is_active or user.deleted_at is not None:
+    """A user who may sign in (the demo sign-in's pick)."""
+    try:
+        user = await _get_user(session, user_id)
+    except NotFound:
+        user = None
+    if user is None or not user.is_active:
         raise NotFound(Message(N_("That user does not exist or cannot sign in.")))
+    return user
+
+
+async def record_sign_in(session: AsyncSession, user: User, changes: Mapping[str, Any] | None = None) -> User:
+    """users.sign_in: note that `user` signed in (with what the identity provider said of them)."""
+    await apply_changes(session, user, user, {**(changes or {}), "last_sign_in_at": utcnow()}, "users.sign_in")
     return user
 
 
@@ -241,10 +251,7 @@ async def sign_in_identity(
     changes: dict[str, Any] = {"oidc_subject": identity.subject}
     if identity.role is not None:
         changes["role"] = identity.role
-    await apply_changes(session, user, user, changes, "users.sign_in")
-    user.last_sign_in_at = utcnow()
-    await session.flush()
-    return user
+    return await record_sign_in(session, user, changes)
 
 
 async def names_by_id(session: AsyncSession, ids: Any) -> dict[Any, str]:

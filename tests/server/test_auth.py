@@ -6,8 +6,9 @@ import re
 import uuid
 
 from litestar.routes import HTTPRoute
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from server.audit.models import AuditEvent
 from server.users.models import User
 from tests.conftest import csrf_token, sign_in
 from tests.factories import make_account, make_user
@@ -101,3 +102,13 @@ async def test_public_routes_are_only_the_shell_and_sign_in(app) -> None:
         "/auth/", "/static", "/icons", "/sw.js", "/manifest.webmanifest", "/offline.html", "/healthz", "/scim/v2", "/api/v1/",
     )  # fmt: skip
     assert public and all(path.startswith(allowed_prefixes) for path in public), public
+
+
+async def test_signing_in_is_recorded_through_the_users_command(client, db) -> None:
+    user = await make_user(db)
+    assert user.invited
+    await sign_in(client, user.id)
+    await db.refresh(user)
+    assert user.last_sign_in_at is not None and not user.invited
+    event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "users.sign_in"))
+    assert event is not None and event.actor_id == user.id
