@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settings": settings,
                 "alchemy": alchemy,
                 "assets": assets,
+                "shell_files": shell.ShellFiles.build(settings.pwa_dir, assets),
                 "translations": i18n.load_translations(),
                 "session_config": session_config,
                 "oidc_cache": oidc.ProviderCache(),

@@ -71,33 +71,42 @@ def static_routers(settings: Settings) -> list[Router]:
     ]  # fmt: skip
 
 
-def _read_shell_file(request: Request, name: str) -> str:
-    settings: Settings = request.app.state["settings"]
-    return (settings.pwa_dir / name).read_text(encoding="utf-8")
+@dataclass(frozen=True)
+class ShellFiles:
+    """The shell files as served, filled in once when the app is built (they cannot change while it runs)."""
+
+    service_worker: str
+    manifest: str
+    offline_page: str
+
+    @classmethod
+    def build(cls, pwa_dir: Path, assets: Assets) -> ShellFiles:
+        build = json.dumps({"version": assets.version, "precache": ["/offline.html", *assets.precache()]})
+        source = BUILD_SPAN.sub(lambda _: build, (pwa_dir / "sw.js").read_text(encoding="utf-8"), count=1)
+        page = (pwa_dir / "offline.html").read_text(encoding="utf-8")
+        for path in ("static/css/app.css", "icons/icon-192.png"):
+            page = page.replace(f'"/{path}"', f'"{assets.url(path)}"')
+        manifest = (pwa_dir / "manifest.webmanifest").read_text(encoding="utf-8")
+        return cls(service_worker=source, manifest=manifest, offline_page=page)
+
+
+def _shell(request: Request) -> ShellFiles:
+    return request.app.state["shell_files"]
 
 
 @get("/sw.js", opt=PUBLIC, include_in_schema=False, name="shell.service_worker")
 async def service_worker(request: Request) -> Response[str]:
-    assets: Assets = request.app.state["assets"]
-    build = json.dumps({"version": assets.version, "precache": ["/offline.html", *assets.precache()]})
-    source = BUILD_SPAN.sub(lambda _: build, _read_shell_file(request, "sw.js"), count=1)
-    return Response(source, media_type="text/javascript", headers=REVALIDATE)
+    return Response(_shell(request).service_worker, media_type="text/javascript", headers=REVALIDATE)
 
 
 @get("/manifest.webmanifest", opt=PUBLIC, include_in_schema=False, name="shell.manifest")
 async def manifest(request: Request) -> Response[str]:
-    return Response(
-        _read_shell_file(request, "manifest.webmanifest"), media_type="application/manifest+json", headers=REVALIDATE
-    )
+    return Response(_shell(request).manifest, media_type="application/manifest+json", headers=REVALIDATE)
 
 
 @get("/offline.html", opt=PUBLIC, include_in_schema=False, name="shell.offline")
 async def offline_page(request: Request) -> Response[str]:
-    assets: Assets = request.app.state["assets"]
-    page = _read_shell_file(request, "offline.html")
-    for path in ("static/css/app.css", "icons/icon-192.png"):
-        page = page.replace(f'"/{path}"', f'"{assets.url(path)}"')
-    return Response(page, media_type="text/html", headers=REVALIDATE)
+    return Response(_shell(request).offline_page, media_type="text/html", headers=REVALIDATE)
 
 
 @get("/healthz", opt=PUBLIC, name="shell.health", cache_control=CacheControlHeader(no_store=True))
