@@ -28,6 +28,16 @@ async def _an_order_for_the_bakery(db) -> None:
                    line(sku="CUPS-12", description="Paper cups 12 oz, 1000", quantity=Decimal(1), unit_price=Decimal("41.00"))],
         ),
     )  # fmt: skip
+    # A second order, so that a search which stopped filtering would show two.
+    await orders.upsert(
+        db,
+        "SO-88002",
+        orders.OrderIn(
+            customer_number="C-BAKERY", status=OrderStatus.PLACED, currency="GBP",
+            ordered_at=dt.datetime(2026, 11, 9, 9, tzinfo=dt.UTC),
+            lines=[line(sku="CUPS-12", quantity=Decimal(2), unit_price=Decimal("41.00"))],
+        ),
+    )  # fmt: skip
     await db.commit()
 
 
@@ -37,8 +47,12 @@ def test_look_up_an_order_by_number(phone, seed, database_url) -> None:
     sign_in(page, seed.rep)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Orders").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Orders")
+    expect(page.get_by_role("status").filter(has_text="order")).to_have_text(re.compile(r"^\s*2 orders\s*$"))
 
     page.get_by_label("Search orders by number, account or PO").fill("77001")
+    # The search answers after a short pause and puts the query in the address: wait for it, so
+    # the tap below is not overtaken by the results arriving.
+    expect(page).to_have_url(re.compile(r"/orders\?q=77001"))
     expect(page.get_by_role("status").filter(has_text="order")).to_have_text(re.compile(r"^\s*1 order\s*$"))
     page.get_by_role("link", name=re.compile("SO-77001")).click()
 
