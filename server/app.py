@@ -29,8 +29,10 @@ from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.db import KeyValueItem, alchemy_config
 from server.home.views import HomeController
+from server.leads.views import LeadsController
 from server.orders.api import upsert_order
 from server.orders.views import OrdersController
+from server.organisation.views import OrganisationController
 from server.scim.views import scim_routes
 from server.settings import Settings
 from server.signin import oidc
@@ -38,10 +40,15 @@ from server.signin.views import SignInController
 from server.tokens.views import TokensController
 from server.users.models import User
 from server.users.views import AdminUsersController, SettingsController
-from server.web import EXCEPTION_HANDLERS, next_offset
+from server.visits.views import TeamController, VisitsController
+from server.web import EXCEPTION_HANDLERS, local_time, next_offset
 
 ROUTE_HANDLERS = [
     HomeController,
+    VisitsController,
+    TeamController,
+    LeadsController,
+    OrganisationController,
     AccountController,
     ContactController,
     OrdersController,
@@ -100,6 +107,7 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["asset"] = assets.url
     env.globals["next_offset"] = next_offset
+    env.filters["local"] = local_time
     return env
 
 

@@ -19,9 +19,12 @@ from server.accounts.models import Account
 from server.contacts.models import Contact
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
+from server.leads.models import Lead
 from server.orders.models import Order
+from server.organisation.models import OrganisationPolicy
 from server.users.models import Role, TeamManager, User
 from server.validation import parse_uuid
+from server.visits.models import Visit
 
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
@@ -143,6 +146,22 @@ def visible(actor: User, model: type[Versioned]) -> ColumnElement[bool]:
         return and_(alive, Contact.account_id.in_(select(Account.id).where(visible(actor, Account))))
     if model is Order:
         return and_(alive, Order.account_id.in_(select(Account.id).where(visible(actor, Account))))
+    if model is Visit:
+        # The rep's own visits and their team's; and every visit to an account one may see, so
+        # whoever owns the account now sees its history.
+        return and_(
+            alive,
+            or_(
+                Visit.owner_id.in_(visible_owner_ids(actor)),
+                Visit.account_id.in_(select(Account.id).where(visible(actor, Account))),
+            ),
+        )
+    if model is Lead:
+        return and_(
+            alive, true() if actor.role is Role.ADMIN else Lead.owner_id.in_(visible_owner_ids(actor))
+        )
+    if model is OrganisationPolicy:
+        return alive
     if model is User:
         return and_(alive, true() if actor.role is Role.ADMIN else User.id.in_(visible_owner_ids(actor)))
     raise TypeError(f"no scoping rule for {model.__name__}")

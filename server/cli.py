@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,8 +25,13 @@ class FieldbookCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
         _guard_run_command(cli)
         cli.add_command(demo_command)
-        cli.add_command(token_commands("scim-token", TokenPurpose.SCIM, "your identity provider's SCIM provisioning"))
-        cli.add_command(token_commands("api-token", TokenPurpose.API, "the ERP and other systems that send orders"))
+        cli.add_command(
+            token_commands("scim-token", TokenPurpose.SCIM, "your identity provider's SCIM provisioning")
+        )
+        cli.add_command(
+            token_commands("api-token", TokenPurpose.API, "the ERP and other systems that send orders")
+        )
+        cli.add_command(import_commands())
 
 
 def _guard_run_command(cli: click.Group) -> None:
@@ -96,6 +102,40 @@ def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:
         except NotFound as error:
             raise click.ClickException("no token with that id") from error
         click.echo("revoked")
+
+    return group
+
+
+def import_commands() -> click.Group:
+    """`fieldbook import KIND FILE`: load what another system exported, all or nothing."""
+    group = LitestarGroup("import", help="Load a file another system exported (all or nothing).")
+
+    @group.command(
+        "orders",
+        help="Load orders from the ERP's CSV export through the same upsert as the order API. "
+        "The whole file is applied in one transaction: if any row is wrong, nothing is written.",
+    )
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+    @click.option(
+        "--dry-run", is_flag=True, help="Check the file and report what would change; write nothing."
+    )
+    def import_orders(app: Litestar, file: Path, dry_run: bool) -> None:
+        from server.orders import importer
+
+        async def run() -> importer.ImportResult:
+            parsed = importer.read_orders(file)
+            async with app.state["alchemy"].get_session() as session:
+                return await importer.apply_orders(session, parsed, dry_run=dry_run)
+
+        result = asyncio.run(run())
+        if result.problems:
+            for problem in result.problems:
+                click.echo(str(problem), err=True)
+            count = len(result.problems)
+            raise click.ClickException(
+                f"{file.name}: nothing was imported: {count:,} problem{'s' if count != 1 else ''} to correct."
+            )
+        click.echo(result.summary(file.name, dry_run=dry_run))
 
     return group
 

@@ -35,7 +35,9 @@ def client_id(record_id: Any) -> uuid.UUID:
     return parsed
 
 
-async def insert(session: AsyncSession, actor: User | None, record: R, action: str, fields: tuple[str, ...]) -> R:
+async def insert(
+    session: AsyncSession, actor: User | None, record: R, action: str, fields: tuple[str, ...]
+) -> R:
     stamp(record, await next_version(session))
     record.created_at = record.updated_at  # one moment: never "changed before it was made"
     session.add(record)

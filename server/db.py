@@ -113,7 +113,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def compare_column_types(_context: Any, _inspected: Any, _column: Any, _reflected: Any, declared: Any) -> bool | None:
+def compare_column_types(
+    _context: Any, _inspected: Any, _column: Any, _reflected: Any, declared: Any
+) -> bool | None:
     """Alembic's type comparison, minus one false alarm: a UUID column reads back from SQLite as
     NUMERIC(16) (it is stored as 16 bytes), which is not a change."""
     if isinstance(declared, GUID):

@@ -7,6 +7,7 @@ inserts only the records that are missing, which makes `fieldbook demo` safe to 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -15,12 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, text
 
-from server.accounts.models import Account, Tier
+from server.accounts.models import Account
+from server.accounts.tiers import tier_for
 from server.contacts.models import Contact
 from server.db import Versioned, next_version, utcnow
+from server.leads import matching, scoring
+from server.leads.models import Lead, LeadSource, LeadStatus
 from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
+from server.organisation.models import GeofenceMode, OrganisationPolicy
 from server.users.models import Role, Team, TeamManager, User
 from server.validation import digits
+from server.visits.models import Outcome, Visit, VisitStatus
 
 if TYPE_CHECKING:
     from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
@@ -65,7 +71,14 @@ TOWNS = [
     ("Didsbury", "M20", 53.416, -2.231), ("Wythenshawe", "M22", 53.389, -2.264), ("Hyde", "SK14", 53.451, -2.079),
 ]  # fmt: skip
 TEAMS = ["North", "City", "South"]
-NOTES = ["", "", "Delivery bay at the rear.", "Prefers visits before 11am.", "Pays on 30-day terms.", "Closed on Mondays."]
+NOTES = [
+    "",
+    "",
+    "Delivery bay at the rear.",
+    "Prefers visits before 11am.",
+    "Pays on 30-day terms.",
+    "Closed on Mondays.",
+]
 # (sku, description, unit price in GBP): what the demo customers buy.
 PRODUCTS = [
     ("BOLT-M8", "M8 bolts, box of 100", "12.50"), ("SCREW-4X40", "Wood screws 4x40, box of 200", "8.90"),
@@ -77,7 +90,22 @@ PRODUCTS = [
 ]  # fmt: skip
 ORDERS_UNTIL = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.UTC)  # a fixed "now" keeps the data set the same
 STATUS_STEPS = [OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
-TITLES = ["Owner", "Store Manager", "Buyer", "Purchasing Manager", "Operations Manager", "Director", "Head Chef"]
+VISIT_PURPOSES = [
+    "Autumn price list",
+    "Stock check",
+    "New product samples",
+    "Quarterly review",
+    "Collect feedback",
+]
+TITLES = [
+    "Owner",
+    "Store Manager",
+    "Buyer",
+    "Purchasing Manager",
+    "Operations Manager",
+    "Director",
+    "Head Chef",
+]
 
 
 class DemoIds:
@@ -113,10 +141,19 @@ def _phone(rng: random.Random, mobile: bool = False) -> str:
     return f"0161 496 {rng.randint(0, 9999):04d}"  # Ofcom's range for drama: never a real line
 
 
-def generate(scale: int = 1) -> DemoData:
+# The demo company's orders are small, so its tier thresholds are too.
+DEMO_POLICY = {"geofence_radius_m": 200, "geofence_mode": GeofenceMode.SOFT, "low_accuracy_m": 100,
+               "tier_a_min": Decimal(1500), "tier_b_min": Decimal(700)}  # fmt: skip
+
+
+def generate(scale: int = 1, today: dt.date | None = None) -> DemoData:
+    """The data set; visits are planned around `today` (the real today by default)."""
+    today = today or utcnow().date()
     rng = random.Random(SEED)
     next_id = DemoIds(rng)
     data = DemoData()
+    policy = OrganisationPolicy(**DEMO_POLICY)
+    data.add(OrganisationPolicy, id=next_id(), **DEMO_POLICY)
 
     data.add(User, id=next_id(), email="admin@fieldbook.example", name="Alex Morgan (admin)", role=Role.ADMIN)
     teams: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
@@ -127,10 +164,17 @@ def generate(scale: int = 1) -> DemoData:
             name=f"{_person(rng)} ({team_name} manager)", role=Role.MANAGER, team_id=team_id,
         )  # fmt: skip
         data.add(TeamManager, id=next_id(), team_id=team_id, user_id=manager_id)
+        _, _, home_lat, home_lon = TOWNS[index * 5 + 2]
         reps = [
             data.add(
-                User, id=next_id(), email=f"rep{index * 7 * scale + number + 1}@fieldbook.example",
-                name=_person(rng), role=Role.REP, team_id=team_id,
+                User,
+                id=next_id(),
+                email=f"rep{index * 7 * scale + number + 1}@fieldbook.example",
+                name=_person(rng),
+                role=Role.REP,
+                team_id=team_id,
+                home_latitude=round(home_lat + rng.uniform(-0.02, 0.02), 5),
+                home_longitude=round(home_lon + rng.uniform(-0.03, 0.03), 5),
             )
             for number in range(7 * scale)
         ]
@@ -154,12 +198,12 @@ def generate(scale: int = 1) -> DemoData:
             longitude=round(lon + rng.uniform(-0.045, 0.045), 6),
             phone=phone,
             phone_digits=digits(phone),
-            tier=rng.choices([Tier.A, Tier.B, Tier.C], weights=[15, 35, 50])[0],
             owner_id=rng.choice(teams[team_index][1]),
             customer_number=f"C{100001 + number}",
             notes=rng.choice(NOTES),
         )
-        _orders(data, account_id, number)
+        account = data.rows[Account][-1]
+        account["tier"] = tier_for(_orders(data, account_id, number, today), policy)
         for _ in range(rng.choices([1, 2, 3], weights=[40, 40, 20])[0]):
             name = _person(rng)
             phone = _phone(rng, mobile=True)
@@ -168,10 +212,12 @@ def generate(scale: int = 1) -> DemoData:
                 phone=phone, phone_digits=digits(phone),
                 email=f"{name.lower().replace(' ', '.')}@{stem.lower().replace(' ', '')}.example",
             )  # fmt: skip
+    for rep_number, rep_id in enumerate(rep for _, reps in teams for rep in reps):
+        _field_day(data, rep_id, rep_number, today)
     return data
 
 
-def _orders(data: DemoData, account_id: uuid.UUID, account_number: int) -> None:
+def _orders(data: DemoData, account_id: uuid.UUID, account_number: int, today: dt.date) -> Decimal:
     """About five orders per account over the last 18 months, with lines and a status timeline.
 
     Each account's orders come from a random stream and an id range of their own, so that adding
@@ -179,12 +225,16 @@ def _orders(data: DemoData, account_id: uuid.UUID, account_number: int) -> None:
     """
     rng = random.Random(f"{SEED}:orders:{account_number}")
     next_id = DemoIds(rng, first_tick=100_000_000 + account_number * 1_000)
+    year_ago = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=365)
+    year_value = Decimal(0)
     for index in range(rng.randint(2, 8)):
         ordered_at = ORDERS_UNTIL - dt.timedelta(days=rng.uniform(0, 540), minutes=rng.randint(0, 600))
         age_days = (ORDERS_UNTIL - ordered_at).days
         reached = min(3, age_days // 3) if age_days < 12 else 3
         lines, total = [], Decimal("0.00")
-        for position, (sku, description, price) in enumerate(rng.sample(PRODUCTS, rng.randint(1, 4)), start=1):
+        for position, (sku, description, price) in enumerate(
+            rng.sample(PRODUCTS, rng.randint(1, 4)), start=1
+        ):
             quantity = Decimal(rng.randint(1, 12))
             amount = quantity * Decimal(price)
             total += amount
@@ -203,11 +253,75 @@ def _orders(data: DemoData, account_id: uuid.UUID, account_number: int) -> None:
         for day, step in enumerate(steps):
             data.add(OrderStatusEvent, id=next_id(), order_id=order_id, status=step,
                      happened_at=ordered_at + dt.timedelta(days=day * 2, hours=day))  # fmt: skip
+        if not cancelled and ordered_at >= year_ago:
+            year_value += total
+    return year_value
+
+
+def _field_day(data: DemoData, rep_id: uuid.UUID, rep_number: int, today: dt.date) -> None:
+    """A rep's yesterday (done, with check-ins and outcomes), today and tomorrow, and a few open leads.
+
+    Like orders, each rep has a random stream and an id range of their own.
+    """
+    rng = random.Random(f"{SEED}:field:{rep_number}")
+    next_id = DemoIds(rng, first_tick=900_000_000 + rep_number * 1_000)
+    mine = [row for row in data.rows[Account] if row["owner_id"] == rep_id]
+    if len(mine) < 12:
+        return
+    chosen = rng.sample(mine, 12)
+    days = [
+        (today - dt.timedelta(days=1), chosen[:4]),
+        (today, chosen[4:9]),
+        (today + dt.timedelta(days=1), chosen[9:]),
+    ]
+    for day, accounts in days:
+        for slot, account in enumerate(accounts):
+            start = dt.time(9 + slot * 2, 0)
+            visit = {"id": next_id(), "account_id": account["id"], "owner_id": rep_id, "planned_on": day,
+                     "window_start": start, "window_end": dt.time(start.hour + 1, 30),
+                     "purpose": rng.choice(VISIT_PURPOSES), "status": VisitStatus.PLANNED}  # fmt: skip
+            if day < today:
+                visit.update(_made_visit(rng, account, dt.datetime.combine(day, start, tzinfo=dt.UTC)))
+            data.add(Visit, **visit)
+    for _ in range(3):
+        matched = rng.random() < 0.4
+        account = rng.choice(mine)
+        company = account["name"] if matched else f"{rng.choice(NAME_STEMS)} {rng.choice(TRADES)}"
+        phone = account["phone"] if matched else _phone(rng, mobile=True)
+        lead = Lead(name=_person(rng), company=company, phone=phone, email="", note="",
+                    source=rng.choice(list(LeadSource)))  # fmt: skip
+        score, _ = scoring.score(lead, account["tier"] if matched else None, scoring.Engagement())
+        data.add(
+            Lead, id=next_id(), name=lead.name, company=company, company_key=matching.company_key(company),
+            phone=phone, phone_digits=digits(phone), email="", note="", source=lead.source, status=LeadStatus.OPEN,
+            score=score, owner_id=rep_id, captured_by_id=rep_id, account_id=account["id"] if matched else None,
+        )  # fmt: skip
+
+
+def _made_visit(rng: random.Random, account: dict[str, Any], arrived: dt.datetime) -> dict[str, Any]:
+    """A visit that happened: checked in near the customer (now and then too far away), an outcome."""
+    away = 350 if rng.random() < 0.15 else rng.uniform(5, 60)
+    bearing = rng.uniform(0, 2 * math.pi)
+    latitude = account["latitude"] + away * math.cos(bearing) / 111_195
+    longitude = account["longitude"] + away * math.sin(bearing) / (111_195 * math.cos(math.radians(latitude)))
+    minutes = rng.randint(15, 70)
+    left = arrived + dt.timedelta(minutes=minutes)
+    outcome = rng.choice(list(Outcome))
+    return {
+        "status": VisitStatus.DONE, "checked_in_at": arrived, "checked_in_device_at": arrived,
+        "check_in_latitude": round(latitude, 6), "check_in_longitude": round(longitude, 6),
+        "check_in_accuracy_m": round(rng.uniform(5, 40), 1), "check_in_distance_m": round(away, 1),
+        "outside_geofence": away > DEMO_POLICY["geofence_radius_m"], "low_accuracy": False,
+        "checked_out_at": left, "checked_out_device_at": left, "minutes_on_site": minutes,
+        "outcome": outcome, "notes": rng.choice(NOTES),
+        "next_step": "Send the price list" if outcome is Outcome.FOLLOW_UP else "",
+        "next_step_due": arrived.date() + dt.timedelta(days=7) if outcome is Outcome.FOLLOW_UP else None,
+    }  # fmt: skip
 
 
 # Parents before children, so foreign keys hold while inserting.
 LOAD_ORDER: tuple[type[Versioned], ...] = (
-    Team, User, TeamManager, Account, Contact, Order, OrderLine, OrderStatusEvent,
+    OrganisationPolicy, Team, User, TeamManager, Account, Contact, Order, OrderLine, OrderStatusEvent, Visit, Lead,
 )  # fmt: skip
 
 
@@ -231,7 +345,9 @@ async def load_demo(alchemy: SQLAlchemyAsyncConfig, *, scale: int = 1) -> dict[s
             missing = [row for row in rows if row["id"] not in existing]
             if missing:
                 version = version or await next_version(session)
-                stamped = [{**row, "version": version, "created_at": now, "updated_at": now} for row in missing]
+                stamped = [
+                    {**row, "version": version, "created_at": now, "updated_at": now} for row in missing
+                ]
                 await session.execute(insert(model), stamped)
             added[model.__tablename__] = len(missing)
         await session.commit()

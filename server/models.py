@@ -4,8 +4,30 @@ from server.accounts.models import Account
 from server.audit.models import AuditEvent
 from server.contacts.models import Contact
 from server.db import ChangeCounter, KeyValueItem, metadata
+from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
+from server.organisation.models import OrganisationPolicy
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
+from server.visits.models import Visit
 
-__all__ = ["Account", "ApiToken", "AuditEvent", "ChangeCounter", "Contact", "Group", "GroupMember", "KeyValueItem", "Order", "OrderLine", "OrderStatusEvent", "Team", "TeamManager", "User", "metadata"]
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AuditEvent",
+    "ChangeCounter",
+    "Contact",
+    "Group",
+    "GroupMember",
+    "KeyValueItem",
+    "Lead",
+    "Order",
+    "OrderLine",
+    "OrderStatusEvent",
+    "OrganisationPolicy",
+    "Team",
+    "TeamManager",
+    "User",
+    "Visit",
+    "metadata",
+]

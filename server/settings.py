@@ -33,7 +33,9 @@ def _role_groups(value: str) -> dict[str, str]:
     for pair in filter(None, (part.strip() for part in value.split(","))):
         role, _, group = pair.partition("=")
         if role.strip() not in {"rep", "manager", "admin"} or not group.strip():
-            raise SettingsError(f"FIELDBOOK_ROLE_GROUPS: '{pair}' is not role=group (roles: rep, manager, admin)")
+            raise SettingsError(
+                f"FIELDBOOK_ROLE_GROUPS: '{pair}' is not role=group (roles: rep, manager, admin)"
+            )
         mapping[group.strip()] = role.strip()
     return mapping
 
@@ -103,7 +105,9 @@ class Settings:
         if environment not in {"development", "production"}:
             raise SettingsError("FIELDBOOK_ENV must be 'development' or 'production'")
         var_dir = Path(env.get("FIELDBOOK_VAR_DIR", "var")).resolve()
-        database_url = env.get("FIELDBOOK_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'fieldbook.sqlite3'}"
+        database_url = (
+            env.get("FIELDBOOK_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'fieldbook.sqlite3'}"
+        )
         database_url = normalise_database_url(database_url)
         secret_key = env.get("FIELDBOOK_SECRET_KEY", "")
         if not secret_key:

@@ -46,7 +46,9 @@ class Assets:
                     relative = path.relative_to(pwa_dir).as_posix()
                     hashes[relative] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         shell = [pwa_dir / "sw.js", pwa_dir / "offline.html", pwa_dir / "manifest.webmanifest"]
-        everything = "".join(hashes.values()) + "".join(hashlib.sha256(p.read_bytes()).hexdigest() for p in shell)
+        everything = "".join(hashes.values()) + "".join(
+            hashlib.sha256(p.read_bytes()).hexdigest() for p in shell
+        )
         return cls(hashes=hashes, version=hashlib.sha256(everything.encode()).hexdigest()[:12])
 
     def url(self, path: str) -> str:

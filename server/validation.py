@@ -5,6 +5,7 @@ Commands validate with these; the same rules serve the form and the offline devi
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import math
 import re
@@ -69,7 +70,9 @@ class Fields:
             self.error(name, Message(N_("Enter a number.")))
             return
         if not math.isfinite(number) or not minimum <= number <= maximum:
-            self.error(name, Message(N_("Enter a number from %(min)s to %(max)s."), {"min": minimum, "max": maximum}))
+            self.error(
+                name, Message(N_("Enter a number from %(min)s to %(max)s."), {"min": minimum, "max": maximum})
+            )
             return
         self.values[name] = number
 
@@ -121,6 +124,36 @@ class Fields:
             self.values[name] = uuid.UUID(value)
         except ValueError:
             self.error(name, Message(N_("Choose one of the options.")))
+
+    def date(self, name: str, *, required: bool = False) -> None:
+        present, value = self._take(name)
+        if not present or self._empty(name, value, required=required, empty=None):
+            return
+        try:
+            self.values[name] = dt.date.fromisoformat(value)
+        except ValueError:
+            self.error(name, Message(N_("Enter a date like 2026-03-31.")))
+
+    def time(self, name: str) -> None:
+        present, value = self._take(name)
+        if not present or self._empty(name, value, required=False, empty=None):
+            return
+        try:
+            self.values[name] = dt.time.fromisoformat(value).replace(second=0, microsecond=0, tzinfo=None)
+        except ValueError:
+            self.error(name, Message(N_("Enter a time like 09:30.")))
+
+    def moment(self, name: str) -> None:
+        """A point in time from a device: ISO 8601 with an offset (no offset means UTC)."""
+        present, value = self._take(name)
+        if not present or self._empty(name, value, required=False, empty=None):
+            return
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.error(name, Message(N_("Enter a time like 2026-03-31T09:30:00Z.")))
+            return
+        self.values[name] = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
     def result(self) -> dict[str, Any]:
         if self.errors:

@@ -6,6 +6,7 @@ and sets `Vary: HX-Request` so caches (including our service worker) keep the tw
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from server.settings import Settings
+    from server.users.models import User
 
 LOCALE_COOKIE = "fieldbook_locale"
 # The `offset` query parameter of every paged list.
@@ -42,6 +44,13 @@ def next_offset(page: OffsetPagination[Any]) -> int | None:
     """Where the next page of a paged list starts, or None after the last page."""
     following = page.offset + page.limit
     return following if following < page.total else None
+
+
+def local_time(moment: dt.datetime | None, user: User | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as the clock reads where the user is."""
+    if moment is None:
+        return ""
+    return moment.astimezone(user.zone if user else dt.UTC).strftime(pattern)
 
 
 def settings_of(request: Request) -> Settings:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 
-from server.accounts.models import Account, Tier
+from server.accounts.models import Account
 from server.auth import check_assignable_owner, get_visible, visible
 from server.commands import apply_changes, client_id, insert
 from server.errors import Message, ValidationError
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from server.users.models import User
 
 EDITABLE_FIELDS = (
-    "name", "street", "city", "postcode", "latitude", "longitude", "phone", "tier", "owner_id", "customer_number",
+    "name", "street", "city", "postcode", "latitude", "longitude", "phone", "owner_id", "customer_number",
     "notes",
 )  # fmt: skip
 PAGE_SIZE = 25
@@ -44,7 +44,11 @@ async def search(
         where.append(_search_clause(term))
     total = await session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
     rows = await session.scalars(
-        select(Account).where(*where).order_by(func.lower(Account.name), Account.id).offset(offset).limit(limit)
+        select(Account)
+        .where(*where)
+        .order_by(func.lower(Account.name), Account.id)
+        .offset(offset)
+        .limit(limit)
     )
     return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
@@ -62,7 +66,6 @@ def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     fields.number("latitude", minimum=-90, maximum=90)
     fields.number("longitude", minimum=-180, maximum=180)
     fields.phone("phone")
-    fields.choice("tier", Tier, default=Tier.C)
     fields.uuid("owner_id")
     fields.text("customer_number", max_length=40)
     fields.text("notes", max_length=10_000)
@@ -79,7 +82,9 @@ async def _check_customer_number(session: AsyncSession, values: dict[str, Any], 
             select(Account.id).where(Account.customer_number == number, Account.id != account_id)
         )
         if taken is not None:
-            raise ValidationError({"customer_number": Message(N_("Another account has this customer number."))})
+            raise ValidationError(
+                {"customer_number": Message(N_("Another account has this customer number."))}
+            )
 
 
 def _check_coordinates(values: Mapping[str, Any]) -> None:
@@ -89,7 +94,9 @@ def _check_coordinates(values: Mapping[str, Any]) -> None:
         raise ValidationError({missing: Message(N_("Enter both latitude and longitude, or neither."))})
 
 
-async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, record_id: Any = None) -> Account:
+async def create(
+    session: AsyncSession, actor: User, raw: Mapping[str, Any], *, record_id: Any = None
+) -> Account:
     """accounts.create: a new account, owned by the actor unless they may and do choose another rep.
 
     `record_id` is the client-generated UUIDv7; creating the same id again returns the record
@@ -103,7 +110,9 @@ async def create(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, 
     await _check_customer_number(session, values, account_id)
     owner_id = values.pop("owner_id", None) or actor.id
     await check_assignable_owner(session, actor, owner_id)
-    account = Account(id=account_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values)
+    account = Account(
+        id=account_id, owner_id=owner_id, phone_digits=digits(values.get("phone", "")), **values
+    )
     return await insert(session, actor, account, "accounts.create", EDITABLE_FIELDS)
 
 
@@ -112,7 +121,10 @@ async def update(session: AsyncSession, actor: User, account_id: Any, raw: Mappi
     account = await get(session, actor, account_id)
     values = _validate(raw, partial=True)
     _check_coordinates(
-        {"latitude": values.get("latitude", account.latitude), "longitude": values.get("longitude", account.longitude)}
+        {
+            "latitude": values.get("latitude", account.latitude),
+            "longitude": values.get("longitude", account.longitude),
+        }
     )
     await _check_customer_number(session, values, account.id)
     if values.get("owner_id") is None:

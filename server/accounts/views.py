@@ -8,15 +8,18 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 
 from server.accounts import service as accounts
+from server.accounts import tiers
 from server.accounts.models import Account, Tier
 from server.auth import current_user
 from server.contacts import service as contacts
 from server.db import DbSession, new_id
 from server.errors import Message, ValidationError
 from server.i18n import N_
+from server.leads import service as leads
 from server.orders import service as orders
 from server.users import service as users
 from server.users.models import Role
+from server.visits import service as visits
 from server.web import Offset, field_errors, flash, redirect, render
 
 
@@ -28,7 +31,7 @@ def _as_text(value: object) -> str:
 
 def _form_values(account: Account | None) -> dict[str, str]:
     if account is None:
-        return {"tier": Tier.C.value}
+        return {}
     return {name: _as_text(getattr(account, name)) for name in accounts.EDITABLE_FIELDS}
 
 
@@ -36,7 +39,9 @@ class AccountController(Controller):
     path = "/accounts"
 
     @get("/", name="accounts.list")
-    async def index(self, request: Request, db_session: DbSession, q: FromQuery[str] = "", offset: Offset = 0) -> Response:
+    async def index(
+        self, request: Request, db_session: DbSession, q: FromQuery[str] = "", offset: Offset = 0
+    ) -> Response:
         page = await accounts.search(db_session, current_user(request), q, offset=offset)
         return render(
             request,
@@ -64,9 +69,33 @@ class AccountController(Controller):
     async def show(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         account = await accounts.get(db_session, user, account_id)
-        people = await contacts.for_account(db_session, user, account.id)
-        recent = await orders.recent_for_account(db_session, user, account.id)
-        return render(request, "accounts/show.html", {"account": account, "contacts": people, "orders": recent})
+        context = {
+            "account": account,
+            "contacts": await contacts.for_account(db_session, user, account.id),
+            "orders": await orders.recent_for_account(db_session, user, account.id),
+            "visits": await visits.for_account(db_session, user, account.id),
+            "leads": await leads.for_account(db_session, user, account.id),
+            "order_value": (await tiers.order_values(db_session, [account.id])).get(account.id, 0),
+            "can_override_tier": user.role is not Role.REP,
+            "tiers": list(Tier),
+            "today": visits.today_for(user),
+        }
+        return render(request, "accounts/show.html", context)
+
+    @post("/{account_id:uuid}/tier", name="accounts.override_tier")
+    async def override_tier(
+        self, request: Request, db_session: DbSession, account_id: FromPath[UUID]
+    ) -> Response:
+        form = dict(await request.form())
+        chosen = str(form.get("tier_override", ""))
+        if chosen and chosen not in Tier.__members__:
+            raise ValidationError({"tier_override": Message(N_("Choose one of the options."))})
+        account = await tiers.override(
+            db_session, current_user(request), account_id, Tier(chosen) if chosen else None
+        )
+        await db_session.commit()
+        flash(request, Message(N_("Tier of %(name)s saved."), {"name": account.name}))
+        return redirect(request, f"/accounts/{account.id}")
 
     @get("/{account_id:uuid}/edit", name="accounts.edit")
     async def edit(self, request: Request, db_session: DbSession, account_id: FromPath[UUID]) -> Response:
@@ -102,6 +131,5 @@ class AccountController(Controller):
             "values": values,
             "errors": field_errors(request, error),
             "owners": owners,
-            "tiers": list(Tier),
         }
         return render(request, "accounts/form.html", context, status_code=422 if error else 200)

@@ -44,7 +44,9 @@ class AuditController(Controller):
         if unknown_actor or unknown_record:
             page = OffsetPagination(items=[], total=0, offset=0, limit=audit.AUDIT_PAGE_SIZE)
         else:
-            page = await audit.search(db_session, actor_id=actor_id, record_id=record_id, action=action, offset=offset)
+            page = await audit.search(
+                db_session, actor_id=actor_id, record_id=record_id, action=action, offset=offset
+            )
         context = {
             "page": page,
             "who": who,

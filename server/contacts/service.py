@@ -52,7 +52,9 @@ async def create(
         return await get(session, actor, contact_id)
     account = await accounts.get(session, actor, account_id)
     values = _validate(raw, partial=False)
-    contact = Contact(id=contact_id, account_id=account.id, phone_digits=digits(values.get("phone", "")), **values)
+    contact = Contact(
+        id=contact_id, account_id=account.id, phone_digits=digits(values.get("phone", "")), **values
+    )
     return await insert(session, actor, contact, "contacts.create", EDITABLE_FIELDS)
 
 

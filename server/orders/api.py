@@ -27,11 +27,19 @@ def order_json(order: Order) -> dict[str, Any]:
         "total": str(order.total),
         "version": order.version,
         "lines": [
-            {"position": line.position, "sku": line.sku, "description": line.description,
-             "quantity": str(line.quantity), "unit_price": str(line.unit_price), "amount": str(line.amount)}
+            {
+                "position": line.position,
+                "sku": line.sku,
+                "description": line.description,
+                "quantity": str(line.quantity),
+                "unit_price": str(line.unit_price),
+                "amount": str(line.amount),
+            }
             for line in order.lines
         ],
-        "timeline": [{"status": event.status.value, "at": event.happened_at.isoformat()} for event in order.timeline],
+        "timeline": [
+            {"status": event.status.value, "at": event.happened_at.isoformat()} for event in order.timeline
+        ],
     }
 
 

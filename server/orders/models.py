@@ -24,7 +24,9 @@ class OrderStatus(enum.StrEnum):
 
 
 def _status_type() -> Enum:
-    return Enum(OrderStatus, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds])
+    return Enum(
+        OrderStatus, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds]
+    )
 
 
 class Order(Versioned):

@@ -11,6 +11,7 @@ import msgspec
 from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 
+from server.accounts import tiers
 from server.accounts.models import Account
 from server.auth import visible
 from server.commands import apply_changes, insert
@@ -70,7 +71,9 @@ def _check(number: str, data: OrderIn) -> list[dict[str, Any]]:
     lines = []
     for position, line in enumerate(data.lines, start=1):
         if not line.sku.strip() or len(line.sku) > 60 or len(line.description) > 200:
-            errors[f"lines[{position}].sku"] = Message(N_("Each line needs a product code of at most 60 characters."))
+            errors[f"lines[{position}].sku"] = Message(
+                N_("Each line needs a product code of at most 60 characters.")
+            )
         if not line.quantity.is_finite() or line.quantity <= 0 or line.quantity >= Decimal("1e9"):
             errors[f"lines[{position}].quantity"] = Message(N_("Quantities must be above 0."))
         if not line.unit_price.is_finite() or line.unit_price < 0 or line.unit_price >= Decimal("1e12"):
@@ -107,7 +110,9 @@ async def upsert(session: AsyncSession, number: str, data: OrderIn) -> tuple[Ord
     }
     order = await session.scalar(select(Order).where(Order.number == number))
     if order is None:
-        order = await insert(session, None, Order(number=number, **values), "orders.create", ("number", *values))
+        order = await insert(
+            session, None, Order(number=number, **values), "orders.create", ("number", *values)
+        )
         outcome = "created"
         status_changed = True
         await _replace_lines(session, order, lines)
@@ -124,6 +129,8 @@ async def upsert(session: AsyncSession, number: str, data: OrderIn) -> tuple[Ord
         stamp(event, order.version)
         session.add(event)
     await session.flush()
+    if outcome != "unchanged":
+        await tiers.refresh(session, [account.id])
     await session.refresh(order, ["lines", "timeline", "account"])
     return order, outcome
 
@@ -160,7 +167,13 @@ async def _replace_lines(session: AsyncSession, order: Order, lines: list[dict[s
 
 
 async def search(
-    session: AsyncSession, actor: User, term: str = "", *, status: str = "", offset: int = 0, limit: int = PAGE_SIZE
+    session: AsyncSession,
+    actor: User,
+    term: str = "",
+    *,
+    status: str = "",
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
 ) -> OffsetPagination[Order]:
     """Orders the actor may see, newest first, by number, customer PO or account name."""
     where = [visible(actor, Order)]
@@ -177,7 +190,11 @@ async def search(
         where.append(Order.status == OrderStatus(status))
     total = await session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
     rows = await session.scalars(
-        select(Order).where(*where).order_by(Order.ordered_at.desc(), Order.id.desc()).offset(offset).limit(limit)
+        select(Order)
+        .where(*where)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .offset(offset)
+        .limit(limit)
     )
     return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 

@@ -254,7 +254,10 @@ class FieldbookStorage(AsyncScimStorage):
         parsed = parse_uuid(resource_id)
         record = (
             await self.session.get(
-                model, parsed, with_for_update={"of": model} if for_update else None, populate_existing=for_update
+                model,
+                parsed,
+                with_for_update={"of": model} if for_update else None,
+                populate_existing=for_update,
             )
             if parsed
             else None

@@ -48,7 +48,9 @@ class SignInFailed(CommandError):
 
 UNREACHABLE = Message(N_("We could not reach your company's sign-in service. Please try again in a moment."))
 EXPIRED = Message(N_("That sign-in link has expired or was already used. Please sign in again."))
-INVALID = Message(N_("Your company's sign-in service sent an answer we could not verify. Please sign in again."))
+INVALID = Message(
+    N_("Your company's sign-in service sent an answer we could not verify. Please sign in again.")
+)
 
 
 @dataclass
@@ -72,7 +74,9 @@ def _client(config: OIDCSettings, redirect_uri: str) -> AsyncOAuth2Client:
     )
 
 
-async def provider(config: OIDCSettings, cache: ProviderCache, *, refresh_keys: bool = False) -> ProviderCache:
+async def provider(
+    config: OIDCSettings, cache: ProviderCache, *, refresh_keys: bool = False
+) -> ProviderCache:
     """Discovery: /.well-known/openid-configuration and the JWKS it points at."""
     stale = time.monotonic() - cache.fetched_at > METADATA_MAX_AGE
     if cache.metadata and cache.keys and not stale and not refresh_keys:
@@ -88,12 +92,16 @@ async def provider(config: OIDCSettings, cache: ProviderCache, *, refresh_keys: 
         except (httpx2.HTTPError, OSError, ValueError, KeyError, JoseError) as error:
             raise SignInFailed(UNREACHABLE, reason=f"discovery failed: {error!r}", status_code=502) from error
     if metadata.get("issuer", "").rstrip("/") != config.issuer:
-        raise SignInFailed(INVALID, reason=f"metadata names issuer {metadata.get('issuer')!r}", status_code=502)
+        raise SignInFailed(
+            INVALID, reason=f"metadata names issuer {metadata.get('issuer')!r}", status_code=502
+        )
     cache.metadata, cache.fetched_at = metadata, time.monotonic()
     return cache
 
 
-async def authorization_url(config: OIDCSettings, cache: ProviderCache, redirect_uri: str) -> tuple[str, dict[str, Any]]:
+async def authorization_url(
+    config: OIDCSettings, cache: ProviderCache, redirect_uri: str
+) -> tuple[str, dict[str, Any]]:
     """Where to send the browser, and the flow to keep in the session until it comes back."""
     await provider(config, cache)
     flow = {
@@ -144,7 +152,9 @@ async def complete(
         except OAuthError as error:  # e.g. invalid_grant: a replayed or expired code
             raise SignInFailed(EXPIRED, reason=f"token endpoint refused: {error!r}") from error
         except (httpx2.HTTPError, OSError, ValueError) as error:
-            raise SignInFailed(UNREACHABLE, reason=f"token endpoint failed: {error!r}", status_code=502) from error
+            raise SignInFailed(
+                UNREACHABLE, reason=f"token endpoint failed: {error!r}", status_code=502
+            ) from error
     id_token = token.get("id_token")
     if not id_token:
         raise SignInFailed(INVALID, reason="token response without an id_token")
@@ -152,7 +162,9 @@ async def complete(
     return {**claims, "_id_token": id_token}
 
 
-async def verify_id_token(config: OIDCSettings, cache: ProviderCache, id_token: str, nonce: str) -> dict[str, Any]:
+async def verify_id_token(
+    config: OIDCSettings, cache: ProviderCache, id_token: str, nonce: str
+) -> dict[str, Any]:
     algorithms = cache.metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in algorithms if alg != "none"]
     try:
@@ -176,7 +188,9 @@ async def verify_id_token(config: OIDCSettings, cache: ProviderCache, id_token: 
     return dict(decoded.claims)
 
 
-def end_session_url(cache: ProviderCache, config: OIDCSettings, id_token: str | None, after: str) -> str | None:
+def end_session_url(
+    cache: ProviderCache, config: OIDCSettings, id_token: str | None, after: str
+) -> str | None:
     """The issuer's sign-out address (RP-initiated logout), if it has one."""
     endpoint = cache.metadata.get("end_session_endpoint")
     if not endpoint:

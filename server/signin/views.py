@@ -44,7 +44,9 @@ class SignInController(Controller):
     @get("/login", opt=PUBLIC, name="signin.login")
     async def login(self, request: Request, next: FromQuery[str | None] = None) -> Response:
         settings = settings_of(request)
-        return render(request, "signin/login.html", {"next": safe_next(next), "oidc": settings.oidc is not None})
+        return render(
+            request, "signin/login.html", {"next": safe_next(next), "oidc": settings.oidc is not None}
+        )
 
     @get("/oidc/start", opt=PUBLIC, name="signin.oidc_start")
     async def oidc_start(self, request: Request, next: FromQuery[str | None] = None) -> Response:
@@ -60,7 +62,11 @@ class SignInController(Controller):
     async def callback(self, request: Request, db_session: DbSession) -> Response:
         config, cache = _oidc(request)
         # The flow is used up whatever happens: a replayed callback finds nothing to continue.
-        flow = request.session.pop(oidc.FLOW_KEY, None) if isinstance(request.scope.get("session"), dict) else None
+        flow = (
+            request.session.pop(oidc.FLOW_KEY, None)
+            if isinstance(request.scope.get("session"), dict)
+            else None
+        )
         params = {key: str(value) for key, value in request.query_params.items()}
         try:
             claims = await oidc.complete(config, cache, f"{_base_url(request)}/auth/callback", flow, params)
@@ -92,7 +98,9 @@ class SignInController(Controller):
         )
 
     @get("/demo", opt=PUBLIC, name="signin.demo")
-    async def demo(self, request: Request, db_session: DbSession, next: FromQuery[str | None] = None) -> Response:
+    async def demo(
+        self, request: Request, db_session: DbSession, next: FromQuery[str | None] = None
+    ) -> Response:
         if not settings_of(request).demo:
             raise NotFoundException()
         people = await users.demo_users(db_session)

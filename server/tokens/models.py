@@ -24,7 +24,9 @@ class ApiToken(UUIDv7AuditBase):
 
     name: Mapped[str] = mapped_column(String(120))
     purpose: Mapped[TokenPurpose] = mapped_column(
-        Enum(TokenPurpose, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds])
+        Enum(
+            TokenPurpose, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds]
+        )
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

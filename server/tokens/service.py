@@ -37,10 +37,14 @@ async def create(
     fields.text("name", required=True, max_length=120)
     clean_name = fields.result()["name"]
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(name=clean_name, purpose=purpose, token_hash=_digest(token), created_by_id=actor.id if actor else None)
+    record = ApiToken(
+        name=clean_name, purpose=purpose, token_hash=_digest(token), created_by_id=actor.id if actor else None
+    )
     session.add(record)
     await session.flush()
-    audit.record(session, actor, "tokens.create", record, after={"name": clean_name, "purpose": purpose.value})
+    audit.record(
+        session, actor, "tokens.create", record, after={"name": clean_name, "purpose": purpose.value}
+    )
     return record, token
 
 
@@ -55,7 +59,9 @@ async def verify(session: AsyncSession, token: str | None, purpose: TokenPurpose
     )
     # Note the use at most once a minute, so that reads do not all become writes.
     now = utcnow()
-    if record is not None and (record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION):
+    if record is not None and (
+        record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION
+    ):
         record.last_used_at = now
     return record
 

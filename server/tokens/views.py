@@ -28,5 +28,7 @@ class TokensController(Controller):
     async def revoke(self, request: Request, db_session: DbSession, token_id: FromPath[UUID]) -> Response:
         token = await tokens.revoke(db_session, current_user(request), token_id)
         await db_session.commit()
-        flash(request, Message(N_("Token %(name)s revoked: it stopped working at once."), {"name": token.name}))
+        flash(
+            request, Message(N_("Token %(name)s revoked: it stopped working at once."), {"name": token.name})
+        )
         return redirect(request, "/admin/tokens")

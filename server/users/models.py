@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Versioned
@@ -32,7 +33,13 @@ class User(Versioned):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, validate_strings=True, values_callable=lambda roles: [r.value for r in roles])
+        Enum(
+            Role,
+            native_enum=False,
+            length=16,
+            validate_strings=True,
+            values_callable=lambda roles: [r.value for r in roles],
+        )
     )
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"), index=True, default=None)
     # The manager a rep reports to (approvals and reminders go there).
@@ -45,8 +52,20 @@ class User(Versioned):
     # The provisioning system's id for this person (SCIM externalId).
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # IANA zone name: what "today" and due times mean for this person.
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    # Where the day's route starts when the phone gives no position.
+    home_latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    home_longitude: Mapped[float | None] = mapped_column(Float, default=None)
 
     team: Mapped[Team | None] = relationship(back_populates="members", foreign_keys=[team_id], lazy="joined")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     @property
     def invited(self) -> bool:

@@ -51,7 +51,9 @@ async def active_user(session: AsyncSession, user_id: Any) -> User:
 
 async def record_sign_in(session: AsyncSession, user: User, changes: Mapping[str, Any] | None = None) -> User:
     """users.sign_in: note that `user` signed in (with what the identity provider said of them)."""
-    await apply_changes(session, user, user, {**(changes or {}), "last_sign_in_at": utcnow()}, "users.sign_in")
+    await apply_changes(
+        session, user, user, {**(changes or {}), "last_sign_in_at": utcnow()}, "users.sign_in"
+    )
     return user
 
 
@@ -107,7 +109,9 @@ async def _validate_profile(
     return values
 
 
-async def invite(session: AsyncSession, actor: User | None, raw: Mapping[str, Any], *, record_id: Any = None) -> User:
+async def invite(
+    session: AsyncSession, actor: User | None, raw: Mapping[str, Any], *, record_id: Any = None
+) -> User:
     """users.invite: set someone up before their first sign-in, with their role ready."""
     _require_admin(actor)
     user_id = client_id(record_id)
@@ -192,7 +196,9 @@ async def managers(session: AsyncSession) -> list[User]:
     return list(
         await session.scalars(
             select(User)
-            .where(User.role.in_((Role.MANAGER, Role.ADMIN)), User.is_active.is_(True), User.deleted_at.is_(None))
+            .where(
+                User.role.in_((Role.MANAGER, Role.ADMIN)), User.is_active.is_(True), User.deleted_at.is_(None)
+            )
             .order_by(func.lower(User.name))
         )
     )
@@ -241,13 +247,20 @@ async def sign_in_identity(
         )
     if user is None:
         if not create_users or not email:
-            raise SignInRefused(Message(N_("Your account has not been set up in Fieldbook yet. Ask your administrator.")))
+            raise SignInRefused(
+                Message(N_("Your account has not been set up in Fieldbook yet. Ask your administrator."))
+            )
         user = User(
-            email=email, name=identity.name or email, role=identity.role or Role.REP, oidc_subject=identity.subject
+            email=email,
+            name=identity.name or email,
+            role=identity.role or Role.REP,
+            oidc_subject=identity.subject,
         )
         await insert(session, None, user, "users.sign_in_create", PROFILE_FIELDS)
     if not user.is_active or user.deleted_at is not None:
-        raise SignInRefused(Message(N_("Your Fieldbook account has been deactivated. Ask your administrator.")))
+        raise SignInRefused(
+            Message(N_("Your Fieldbook account has been deactivated. Ask your administrator."))
+        )
     changes: dict[str, Any] = {"oidc_subject": identity.subject}
     if identity.role is not None:
         changes["role"] = identity.role

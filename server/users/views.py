@@ -54,7 +54,9 @@ class AdminUsersController(Controller):
         status: FromQuery[str] = "",
         offset: Offset = 0,
     ) -> Response:
-        page = await users.search_users(db_session, current_user(request), q, role=role, status=status, offset=offset)
+        page = await users.search_users(
+            db_session, current_user(request), q, role=role, status=status, offset=offset
+        )
         context = {
             "page": page,
             "q": q,
@@ -77,7 +79,12 @@ class AdminUsersController(Controller):
         except ValidationError as error:
             return await self._form(request, db_session, None, form, error)
         await db_session.commit()
-        flash(request, Message(N_("%(name)s is invited. Their first sign-in finds their role ready."), {"name": person.name}))
+        flash(
+            request,
+            Message(
+                N_("%(name)s is invited. Their first sign-in finds their role ready."), {"name": person.name}
+            ),
+        )
         return redirect(request, f"/admin/users/{person.id}")
 
     @get("/{user_id:uuid}", name="admin.users.show")
@@ -106,7 +113,9 @@ class AdminUsersController(Controller):
         except ValidationError as error:
             return await self._form(request, db_session, person, _profile_values(person), error)
         await db_session.commit()
-        message = N_("%(name)s can sign in again.") if active else N_("%(name)s is deactivated and signed out.")
+        message = (
+            N_("%(name)s can sign in again.") if active else N_("%(name)s is deactivated and signed out.")
+        )
         flash(request, Message(message, {"name": person.name}))
         return redirect(request, f"/admin/users/{person.id}")
 

@@ -1,0 +1,1 @@
+"""Quick leads: captured in seconds, checked for duplicates, scored, owned, converted."""
