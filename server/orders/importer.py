@@ -271,10 +271,11 @@ def _rows(lines: Iterable[str], problems: list[Problem]) -> Iterator[tuple[int, 
 
 
 def _columns(line: int, header: list[str], problems: list[Problem]) -> list[str] | None:
-    columns = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
+    names = [cell.lstrip("\ufeff").strip() for cell in header]
+    columns = [name.lower() for name in names]
     unknown = [
-        f'"{column}"' if column else f"(column {index} has no name)"
-        for index, column in enumerate(columns, start=1)
+        f'"{name}"' if name else f"(column {index} has no name)"
+        for index, (name, column) in enumerate(zip(names, columns, strict=True), start=1)
         if column not in COLUMNS
     ]
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]

@@ -16,15 +16,20 @@ from sqlalchemy import select
 
 from server.accounts.models import Account
 from server.contacts.models import Contact
+from server.leads import service as leads
+from server.leads.models import Lead, LeadStatus
 from server.orders import service as orders
 from server.orders.models import OrderStatus
 from server.tokens import service as tokens
 from server.tokens.models import ApiToken, TokenPurpose
 from server.users.models import Role, User
+from server.visits import service as visits
+from server.visits.models import Visit, VisitStatus
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
 
-SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test", "SO-SECRET")
+SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test", "SO-SECRET",
+           "Secret visit purpose", "Secret Lead Company")  # fmt: skip
 # Routes that are public by design are checked in test_auth.py.
 SKIP_PREFIXES = ("/static", "/icons", "/schema", "/scim", "/api/")
 
@@ -48,9 +53,12 @@ async def world(db):
     await db.commit()
     await make_account(db, people["rep"], name="North Account")
     token, _ = await tokens.create(db, None, "ERP", TokenPurpose.API)
+    visit = await visits.plan(db, outsider, {"account_id": str(account.id), "planned_on": "2026-11-23",
+                                             "purpose": "Secret visit purpose"})  # fmt: skip
+    lead = await leads.capture(db, outsider, {"company": "Secret Lead Company", "phone": "07700 900999"})
     await db.commit()
     ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
-           "token_id": token.id}  # fmt: skip
+           "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id}  # fmt: skip
     return people, ids
 
 
@@ -77,6 +85,8 @@ def _fill(path: str, ids: dict) -> str:
 @pytest.mark.parametrize("role", ["rep", "manager"])
 async def test_nobody_sees_or_changes_another_teams_records(app, client, db, world, role) -> None:
     people, ids = world
+    world_versions = {"visit": (await db.get(Visit, ids["visit_id"])).version,
+                      "lead": (await db.get(Lead, ids["lead_id"])).version}  # fmt: skip
     token = await sign_in(client, people[role].id)
     checked = 0
     for path, method in _routes(app):
@@ -103,6 +113,10 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
     assert (await db.get(Account, ids["account_id"], populate_existing=True)).name == "Secret Southern Account"
     assert (await db.get(Contact, ids["contact_id"], populate_existing=True)).name == "Secret Contact"
     assert (await db.get(ApiToken, ids["token_id"], populate_existing=True)).revoked_at is None
+    visit = await db.get(Visit, ids["visit_id"], populate_existing=True)
+    assert (visit.status, visit.version) == (VisitStatus.PLANNED, world_versions["visit"])
+    lead = await db.get(Lead, ids["lead_id"], populate_existing=True)
+    assert (lead.status, lead.owner_id, lead.version) == (LeadStatus.OPEN, ids["user_id"], world_versions["lead"])
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
