@@ -29,6 +29,7 @@ from server.i18n import N_
 if TYPE_CHECKING:
     from advanced_alchemy.service import OffsetPagination
     from jinja2 import Environment
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from server.settings import Settings
     from server.users.models import User
@@ -95,6 +96,17 @@ def is_htmx(request: Request) -> bool:
 def wants_partial(request: Request) -> bool:
     # A history-restore request wants the whole page back, even though htmx sends it.
     return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
+
+
+async def discard_changes(request: Request, db_session: AsyncSession) -> None:
+    """Undo a refused command's unsaved writes before showing the form again.
+
+    A rollback expires every loaded object; the signed-in user is loaded again here, because the
+    page about to be rendered reads it (and async sessions cannot load it lazily).
+    """
+    await db_session.rollback()
+    if (user := current_user(request)) is not None:
+        await db_session.refresh(user)
 
 
 def flash(request: Request, message: Message | str) -> None:

@@ -25,7 +25,7 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)

@@ -18,7 +18,7 @@ from server.leads.models import Lead, LeadSource
 from server.users import service as users
 from server.users.models import Role
 from server.validation import parse_uuid
-from server.web import Offset, field_errors, flash, redirect, render
+from server.web import Offset, discard_changes, field_errors, flash, redirect, render
 
 
 def _values(lead: Lead) -> dict[str, str]:
@@ -120,7 +120,7 @@ class LeadsController(Controller):
         try:
             lead = await leads.update(db_session, user, lead_id, form)
         except ValidationError as error:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             return self._form(request, await leads.get(db_session, user, lead_id), form, [], error)
         await db_session.commit()
         flash(request, Message(N_("Lead %(name)s saved."), {"name": lead.company or lead.name}))
@@ -141,7 +141,7 @@ class LeadsController(Controller):
         try:
             lead = await command(db_session, current_user(request), lead_id, form)
         except ValidationError as error:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             return await self._page(request, db_session, lead_id, error)
         await db_session.commit()
         flash(request, Message(done, {"name": lead.company or lead.name}))

@@ -25,7 +25,8 @@ All or nothing
 --------------
 The whole file is applied in one transaction. If any row or order is wrong nothing is written,
 and every problem is reported as `line N: field: message`, with line numbers as in the file
-(the header is line 1). A problem with an order as a whole is reported on its first line.
+(the header is line 1). A problem with an order as a whole is reported on its first line, one
+with a line of it on that line's row. A file may hold at most 100,000 orders in 1,000,000 rows.
 
 `parse_orders` (pure: text in, orders and problems out) and `apply_orders` (the database part)
 are separate so that both can be used without the CLI.

@@ -58,9 +58,10 @@ def _check_status(visit: Visit, *allowed: VisitStatus) -> None:
 # --- planning -------------------------------------------------------------------------------
 
 
-def _validate_plan(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    fields = Fields(raw, partial=partial)
-    if not partial:
+def _validate_plan(raw: Mapping[str, Any], *, new: bool) -> dict[str, Any]:
+    """A visit's day, time window and purpose; for a new visit also its account and rep."""
+    fields = Fields(raw)
+    if new:
         fields.uuid("account_id", required=True)
         fields.uuid("owner_id")
     fields.date("planned_on", required=True)
@@ -79,7 +80,7 @@ async def plan(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, re
     visit_id = client_id(record_id)
     if await session.get(Visit, visit_id):
         return await get(session, actor, visit_id)
-    values = _validate_plan(raw, partial=False)
+    values = _validate_plan(raw, new=True)
     account = await accounts.get(session, actor, values["account_id"])
     owner_id = values.pop("owner_id", None) or actor.id
     if owner_id != actor.id:
@@ -89,16 +90,16 @@ async def plan(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, re
     visit = Visit(
         id=visit_id, owner_id=owner_id, status=VisitStatus.PLANNED, **{**values, "account_id": account.id}
     )
-    return await insert(session, actor, visit, "visits.plan", PLAN_FIELDS)
+    await insert(session, actor, visit, "visits.plan", PLAN_FIELDS)
+    await session.refresh(visit)  # with its account and rep (joined), for the page that follows
+    return visit
 
 
 async def reschedule(session: AsyncSession, actor: User, visit_id: Any, raw: Mapping[str, Any]) -> Visit:
     """visits.reschedule: another day or time window (or purpose) for a visit not yet made."""
     visit = await get(session, actor, visit_id)
     _check_status(visit, VisitStatus.PLANNED, VisitStatus.SKIPPED)
-    values = _validate_plan(raw, partial=False)
-    values.pop("account_id", None)
-    values.pop("owner_id", None)
+    values = _validate_plan(raw, new=False)
     if values["planned_on"] != visit.planned_on:
         values["route_position"] = None
     values["status"] = VisitStatus.PLANNED
@@ -354,13 +355,13 @@ async def use_check_in_location(session: AsyncSession, actor: User, visit_id: An
 
 def _validate_outcome(raw: Mapping[str, Any], visit: Visit) -> dict[str, Any]:
     fields = Fields(raw)
+    if not str(raw.get("outcome") or "").strip():
+        fields.error("outcome", Message(N_("Choose what came of the visit.")))
     fields.choice("outcome", Outcome)
     fields.text("notes", max_length=20_000)
     fields.text("next_step", max_length=300)
     fields.date("next_step_due")
     values = fields.result()
-    if values.get("outcome") is None:
-        raise ValidationError({"outcome": Message(N_("Choose what came of the visit."))})
     if values.get("next_step_due") and not values.get("next_step"):
         raise ValidationError({"next_step": Message(N_("Say what the next step is."))})
     if values.get("next_step_due") and values["next_step_due"] < visit.planned_on:

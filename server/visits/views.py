@@ -22,7 +22,7 @@ from server.users.models import Role, User
 from server.visits import photos
 from server.visits import service as visits
 from server.visits.models import Outcome, Visit, VisitStatus
-from server.web import Offset, field_errors, flash, redirect, render, settings_of
+from server.web import Offset, discard_changes, field_errors, flash, redirect, render, settings_of
 
 TIME_FORMAT = "%H:%M"
 
@@ -114,8 +114,9 @@ class VisitsController(Controller):
             visit = await visits.plan(db_session, current_user(request), form, record_id=form.get("id"))
         except ValidationError as error:
             return await self._plan_form(request, db_session, form, error)
+        name = visit.account.name
         await db_session.commit()
-        flash(request, Message(N_("Visit to %(name)s planned."), {"name": visit.account.name}))
+        flash(request, Message(N_("Visit to %(name)s planned."), {"name": name}))
         return redirect(request, f"/?day={visit.planned_on.isoformat()}")
 
     async def _plan_form(
@@ -163,7 +164,7 @@ class VisitsController(Controller):
         try:
             visit = await command(db_session, user, visit_id, form)
         except ValidationError as error:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             return await self._page(
                 request, db_session, await visits.get(db_session, user, visit_id), error, form
             )
@@ -209,7 +210,7 @@ class VisitsController(Controller):
                 photo_file = photos.save(settings_of(request).var_dir, data, extension)
             visit = await visits.record_outcome(db_session, user, visit_id, values, photo_file=photo_file)
         except ValidationError as error:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             return await self._page(
                 request, db_session, await visits.get(db_session, user, visit_id), error, values
             )
@@ -243,7 +244,7 @@ class VisitsController(Controller):
         try:
             visit = await visits.reschedule(db_session, user, visit_id, form)
         except ValidationError as error:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             visit = await visits.get(db_session, user, visit_id)
             context = {"visit": visit, "values": form, "errors": field_errors(request, error)}
             return render(request, "visits/reschedule.html", context, status_code=422)

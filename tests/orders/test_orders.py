@@ -47,7 +47,9 @@ async def count(db, model) -> int:
     return await db.scalar(select(func.count()).select_from(model).where(model.deleted_at.is_(None)))
 
 
-async def test_the_erp_creates_an_order_and_sending_it_again_changes_nothing(client, db, erp, customer) -> None:
+async def test_the_erp_creates_an_order_and_sending_it_again_changes_nothing(
+    client, db, erp, customer
+) -> None:
     first = await client.put("/api/v1/orders/SO-1001", json=ORDER, headers=erp)
     assert first.status_code == 201, first.text
     body = first.json()["order"]
@@ -63,8 +65,15 @@ async def test_the_erp_creates_an_order_and_sending_it_again_changes_nothing(cli
 
 
 async def test_status_changes_build_the_timeline_and_removed_lines_go(client, db, erp, customer) -> None:
-    await client.put("/api/v1/orders/SO-1001", json={**ORDER, "status_changed_at": "2026-11-20T10:00:00Z"}, headers=erp)
-    shipped = {**ORDER, "status": "shipped", "status_changed_at": "2026-11-21T15:00:00Z", "lines": ORDER["lines"][:1]}
+    await client.put(
+        "/api/v1/orders/SO-1001", json={**ORDER, "status_changed_at": "2026-11-20T10:00:00Z"}, headers=erp
+    )
+    shipped = {
+        **ORDER,
+        "status": "shipped",
+        "status_changed_at": "2026-11-21T15:00:00Z",
+        "lines": ORDER["lines"][:1],
+    }
     response = await client.put("/api/v1/orders/SO-1001", json=shipped, headers=erp)
     assert response.json()["outcome"] == "updated"
     order = response.json()["order"]
@@ -82,11 +91,15 @@ async def test_without_a_valid_token_nothing_happens(client, db, customer) -> No
     record, token = await tokens.create(db, None, "Old ERP", TokenPurpose.API)
     await tokens.revoke(db, None, record.id)
     await db.commit()
-    revoked = await client.put("/api/v1/orders/SO-1", json=ORDER, headers={"Authorization": f"Bearer {token}"})
+    revoked = await client.put(
+        "/api/v1/orders/SO-1", json=ORDER, headers={"Authorization": f"Bearer {token}"}
+    )
     assert revoked.status_code == 401
     _, scim_token = await tokens.create(db, None, "SCIM", TokenPurpose.SCIM)
     await db.commit()
-    wrong_kind = await client.put("/api/v1/orders/SO-1", json=ORDER, headers={"Authorization": f"Bearer {scim_token}"})
+    wrong_kind = await client.put(
+        "/api/v1/orders/SO-1", json=ORDER, headers={"Authorization": f"Bearer {scim_token}"}
+    )
     assert wrong_kind.status_code == 401
     assert await count(db, Order) == 0
 
@@ -121,18 +134,32 @@ async def test_a_malformed_body_is_a_clear_400(client, db, erp, customer) -> Non
 
 async def test_reps_look_orders_up_by_number_account_or_po(client, db, erp, customer) -> None:
     await client.put("/api/v1/orders/SO-1001", json=ORDER, headers=erp)
-    await client.put("/api/v1/orders/SO-1002", json={**ORDER, "customer_po": "PO-9", "status": "delivered"}, headers=erp)
+    await client.put(
+        "/api/v1/orders/SO-1002", json={**ORDER, "customer_po": "PO-9", "status": "delivered"}, headers=erp
+    )
     rep = customer.owner_id
     await sign_in(client, rep)
 
-    for term, expected in (("SO-1001", {"SO-1001"}), ("ardwick", {"SO-1001", "SO-1002"}), ("po-9", {"SO-1002"})):
+    for term, expected in (
+        ("SO-1001", {"SO-1001"}),
+        ("ardwick", {"SO-1001", "SO-1002"}),
+        ("po-9", {"SO-1002"}),
+    ):
         page = await client.get("/orders", params={"q": term})
         assert {number for number in ("SO-1001", "SO-1002") if number in page.text} == expected, term
-    delivered = await client.get("/orders", params={"status": "delivered"}, headers={"HX-Request": "true", "HX-Target": "order-results"})
+    delivered = await client.get(
+        "/orders",
+        params={"status": "delivered"},
+        headers={"HX-Request": "true", "HX-Target": "order-results"},
+    )
     assert "SO-1002" in delivered.text and "SO-1001" not in delivered.text and "<h1" not in delivered.text
 
     order_page = await client.get("/orders/SO-1001")
-    assert "M8 bolts, box of 100" in order_page.text and "53.48" in order_page.text and "PO-7781" in order_page.text
+    assert (
+        "M8 bolts, box of 100" in order_page.text
+        and "53.48" in order_page.text
+        and "PO-7781" in order_page.text
+    )
     account_page = await client.get(f"/accounts/{customer.id}")
     assert "SO-1001" in account_page.text and "SO-1002" in account_page.text
 
@@ -160,6 +187,8 @@ async def test_admins_revoke_a_token_and_the_erp_is_locked_out(client, db, erp, 
     page = await client.get("/admin/tokens")
     assert "ERP" in page.text and "fbk_" not in page.text  # the token itself is never shown
     token_id = page.text.split("/admin/tokens/", 1)[1].split("/revoke", 1)[0]
-    response = await client.post(f"/admin/tokens/{token_id}/revoke", data={"_csrf_token": csrf_token(page.text)})
+    response = await client.post(
+        f"/admin/tokens/{token_id}/revoke", data={"_csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 303
     assert (await client.put("/api/v1/orders/SO-1", json=ORDER, headers=erp)).status_code == 401

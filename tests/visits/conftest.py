@@ -29,7 +29,11 @@ class Day:
     today: dt.date
 
     async def plan(self, db, account: Account | None = None, **values) -> Visit:
-        raw = {"account_id": str((account or self.account).id), "planned_on": self.today.isoformat(), **values}
+        raw = {
+            "account_id": str((account or self.account).id),
+            "planned_on": self.today.isoformat(),
+            **values,
+        }
         visit = await visits.plan(db, self.rep, raw)
         await db.commit()
         return visit
@@ -47,7 +51,9 @@ async def day(db) -> Day:
     rep = await make_user(db, Role.REP, team, name="Rita Rep")
     manager = await make_user(db, Role.MANAGER, team, name="Max Manager")
     admin = await make_user(db, Role.ADMIN)
-    account = await make_account(db, rep, name="Town Hall Cafe", latitude=str(CUSTOMER[0]), longitude=str(CUSTOMER[1]))
+    account = await make_account(
+        db, rep, name="Town Hall Cafe", latitude=str(CUSTOMER[0]), longitude=str(CUSTOMER[1])
+    )
     return Day(rep, manager, admin, account, visits.today_for(rep))
 
 

@@ -78,7 +78,9 @@ async def test_an_offline_check_in_keeps_the_device_time_and_the_arrival_time(db
     visit = await day.plan(db)
     tapped = utcnow().replace(microsecond=0) - dt.timedelta(hours=3)
     arrived = utcnow()
-    await visits.check_in(db, day.rep, visit.id, fix(NEARBY, device_time=tapped.isoformat()), received_at=arrived)
+    await visits.check_in(
+        db, day.rep, visit.id, fix(NEARBY, device_time=tapped.isoformat()), received_at=arrived
+    )
     assert visit.checked_in_device_at == tapped
     assert visit.checked_in_at == arrived
 
@@ -116,7 +118,9 @@ async def test_check_out_measures_time_on_site_on_the_phones_clock(db, day) -> N
         await visits.check_out(db, day.rep, visit.id, {})  # not checked in yet
     arrived = utcnow().replace(microsecond=0) - dt.timedelta(minutes=50)
     await visits.check_in(db, day.rep, visit.id, fix(NEARBY, device_time=arrived.isoformat()))
-    await visits.check_out(db, day.rep, visit.id, {"device_time": (arrived + dt.timedelta(minutes=42)).isoformat()})
+    await visits.check_out(
+        db, day.rep, visit.id, {"device_time": (arrived + dt.timedelta(minutes=42)).isoformat()}
+    )
     await db.commit()
     await db.refresh(visit)
     assert visit.status is VisitStatus.DONE
