@@ -47,7 +47,7 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     fields.number("tier_a_min", minimum=0, maximum=1e11)
     fields.number("tier_b_min", minimum=0, maximum=1e11)
     for name in FIELDS:
-        if name not in fields.values and name not in fields.errors:
+        if fields.values.get(name) is None and name not in fields.errors:
             fields.error(name, Message(N_("This field is required.")))
     values = fields.result()
     values["geofence_radius_m"] = round(values["geofence_radius_m"])

@@ -36,7 +36,9 @@ async def test_search_as_you_type_returns_only_the_result_list(client, db) -> No
     await make_account(db, rep, name="Gorton Garage", city="Manchester")
     await sign_in(client, rep.id)
 
-    response = await client.get("/accounts", params={"q": "stock"}, headers={"HX-Request": "true", "HX-Target": "account-results"})
+    response = await client.get(
+        "/accounts", params={"q": "stock"}, headers={"HX-Request": "true", "HX-Target": "account-results"}
+    )
     assert response.status_code == 200
     assert "Heaton Florist" in response.text
     assert "Gorton Garage" not in response.text
@@ -54,7 +56,9 @@ async def test_paging_serves_the_next_rows_with_a_link_for_more(client, db) -> N
     assert "Shop 24" in first.text and "Shop 25" not in first.text
     assert 'href="/accounts?q=&amp;offset=25"' in first.text  # works without JavaScript too
 
-    more = await client.get("/accounts", params={"offset": 25}, headers={"HX-Request": "true", "HX-Target": "account-more"})
+    more = await client.get(
+        "/accounts", params={"offset": 25}, headers={"HX-Request": "true", "HX-Target": "account-more"}
+    )
     assert "Shop 25" in more.text and "Shop 29" in more.text and "Shop 24" not in more.text
     assert 'id="account-more"' not in more.text  # nothing after the last page
 
@@ -73,7 +77,8 @@ async def test_create_with_errors_shows_them_by_the_fields_and_saves_nothing(cli
     assert 'name="id"' in form.text
 
     response = await client.post(
-        "/accounts", data={"_csrf_token": token, "id": str(new_id()), "name": "", "latitude": "95", "longitude": "1"}
+        "/accounts",
+        data={"_csrf_token": token, "id": str(new_id()), "name": "", "latitude": "95", "longitude": "1"},
     )
     assert response.status_code == 422
     assert 'id="error-name"' in response.text and "This field is required." in response.text
@@ -87,7 +92,13 @@ async def test_create_then_see_it_and_a_double_submit_makes_one(client, db) -> N
     rep = await make_user(db)
     token = await sign_in(client, rep.id)
     record_id = str(new_id())
-    data = {"_csrf_token": token, "id": record_id, "name": "Castlefield Bistro", "city": "Manchester", "tier": "B"}
+    data = {
+        "_csrf_token": token,
+        "id": record_id,
+        "name": "Castlefield Bistro",
+        "city": "Manchester",
+        "tier": "B",
+    }
 
     first = await client.post("/accounts", data=data)
     second = await client.post("/accounts", data=data)
@@ -120,13 +131,16 @@ async def test_edit_changes_the_account(client, db) -> None:
     assert 'value="Old Name"' in form.text
 
     response = await client.post(
-        f"/accounts/{account.id}/edit", data={"_csrf_token": token, "name": "New Name", "city": "Bury", "tier": "A"}
+        f"/accounts/{account.id}/edit",
+        data={"_csrf_token": token, "name": "New Name", "city": "Bury", "tier": "A"},
     )
     assert response.status_code == 303
     page = await client.get(f"/accounts/{account.id}")
     assert "New Name" in page.text
 
-    refused = await client.post(f"/accounts/{account.id}/edit", data={"_csrf_token": token, "name": "", "tier": "A"})
+    refused = await client.post(
+        f"/accounts/{account.id}/edit", data={"_csrf_token": token, "name": "", "tier": "A"}
+    )
     assert refused.status_code == 422
     await db.refresh(account)
     assert account.name == "New Name"
@@ -139,7 +153,9 @@ async def test_another_reps_account_is_not_found(client, db) -> None:
     headers = {"Accept": "text/html"}
     assert (await client.get(f"/accounts/{theirs.id}", headers=headers)).status_code == 404
     assert (await client.get(f"/accounts/{theirs.id}/edit", headers=headers)).status_code == 404
-    response = await client.post(f"/accounts/{theirs.id}/edit", data={"_csrf_token": token, "name": "Mine now"})
+    response = await client.post(
+        f"/accounts/{theirs.id}/edit", data={"_csrf_token": token, "name": "Mine now"}
+    )
     assert response.status_code == 404
     await db.refresh(theirs)
     assert theirs.name == "Theirs"
@@ -155,9 +171,13 @@ async def test_managers_choose_an_owner_from_their_team(client, db) -> None:
     form = await client.get("/accounts/new")
     assert "Priya Patel" in form.text and "Someone Else" not in form.text
 
-    refused = await client.post("/accounts", data={"_csrf_token": token, "name": "X", "owner_id": str(outsider.id)})
+    refused = await client.post(
+        "/accounts", data={"_csrf_token": token, "name": "X", "owner_id": str(outsider.id)}
+    )
     assert refused.status_code == 422 and 'id="error-owner_id"' in refused.text
-    created = await client.post("/accounts", data={"_csrf_token": token, "name": "For Priya", "owner_id": str(rep.id)})
+    created = await client.post(
+        "/accounts", data={"_csrf_token": token, "name": "For Priya", "owner_id": str(rep.id)}
+    )
     assert created.status_code == 303
     assert (await db.scalar(select(Account.owner_id).where(Account.name == "For Priya"))) == rep.id
 
