@@ -10,9 +10,9 @@ import pytest
 from server.accounts import tiers
 from server.accounts.models import Tier
 from server.errors import PermissionDenied, ValidationError
-from server.organisation import service as organisation
 from server.orders import service as orders
 from server.orders.models import OrderStatus
+from server.organisation import service as organisation
 from server.users.models import Role
 from tests.conftest import sign_in
 from tests.factories import make_account, make_team, make_user
