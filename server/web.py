@@ -158,11 +158,15 @@ def render(
     ctx = _context(request, {"partial": partial, **(context or {})})
     block = (fragments or {}).get(request.headers.get("hx-target", "")) if partial else None
     html = render_block(env, template, block, ctx) if block else env.get_template(template).render(ctx)
+    extra = dict(headers or {})
+    if status_code >= 400 and is_htmx(request):
+        # A refused form stays on the page it came from: its POST address must not enter history.
+        extra.setdefault("HX-Push-Url", "false")
     return Response(
         html,
         status_code=status_code,
         media_type=MediaType.HTML,
-        headers={"Vary": "HX-Request", "Cache-Control": "private, no-cache", **(headers or {})},
+        headers={"Vary": "HX-Request", "Cache-Control": "private, no-cache", **extra},
     )
 
 

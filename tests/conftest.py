@@ -76,7 +76,9 @@ def worker_name(worker_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_databases(worker_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def migrated_databases(
+    worker_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """One migrated database per backend for this worker, for the whole session."""
     var_dir = tmp_path_factory.mktemp("var")
     urls = {
@@ -91,10 +93,14 @@ def migrated_databases(worker_name: str, tmp_path_factory: pytest.TempPathFactor
 
 async def empty_all_tables(database_url: str) -> None:
     engine = create_engine(database_url)
-    tables = [table for table in reversed(metadata.sorted_tables) if table.name != ChangeCounter.__tablename__]
+    tables = [
+        table for table in reversed(metadata.sorted_tables) if table.name != ChangeCounter.__tablename__
+    ]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+            await connection.execute(
+                text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE")
+            )
         else:
             for table in tables:
                 await connection.execute(delete(table))
@@ -155,7 +161,9 @@ async def sign_in(client: AsyncTestClient[Litestar], user_id: uuid.UUID) -> str:
     """Sign in through the demo sign-in page, as a person would; returns the CSRF token to post with."""
     page = await client.get("/auth/demo")
     token = csrf_token(page.text)
-    response = await client.post("/auth/demo", data={"_csrf_token": token, "user_id": str(user_id), "next": "/"})
+    response = await client.post(
+        "/auth/demo", data={"_csrf_token": token, "user_id": str(user_id), "next": "/"}
+    )
     assert response.status_code == 303, response.text
     home = await client.get("/more")
     assert home.status_code == 200

@@ -27,7 +27,12 @@ async def make_team(db: AsyncSession, name: str | None = None) -> Team:
 
 
 async def make_user(
-    db: AsyncSession, role: Role = Role.REP, team: Team | None = None, *, name: str | None = None, **values: Any
+    db: AsyncSession,
+    role: Role = Role.REP,
+    team: Team | None = None,
+    *,
+    name: str | None = None,
+    **values: Any,
 ) -> User:
     number = next(_numbers)
     user = User(

@@ -48,7 +48,9 @@ def allow_base_url(iam_server, client, base_url: str) -> None:
 
 def with_identity_provider(settings: Settings, iam_server, client) -> Settings:
     """The usual test settings, with demo sign-in off and this identity provider configured."""
-    oidc = OIDCSettings(issuer=iam_server.url.rstrip("/"), client_id=client.client_id, client_secret=client.client_secret)
+    oidc = OIDCSettings(
+        issuer=iam_server.url.rstrip("/"), client_id=client.client_id, client_secret=client.client_secret
+    )
     return replace(settings, demo=False, oidc=oidc)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import available_timezones
 
 from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
@@ -62,6 +63,23 @@ async def set_locale(session: AsyncSession, actor: User, locale: str | None) -> 
     if locale is not None and locale not in LANGUAGE_CODES:
         raise ValidationError({"locale": Message(N_("Choose one of the options."))})
     await apply_changes(session, actor, actor, {"locale": locale}, "users.set_locale")
+    return actor
+
+
+async def set_day_settings(session: AsyncSession, actor: User, raw: Mapping[str, Any]) -> User:
+    """users.set_day_settings: the person's time zone, and the home base their route starts from."""
+    fields = Fields(raw)
+    fields.text("time_zone", required=True, max_length=64)
+    fields.number("home_latitude", minimum=-90, maximum=90)
+    fields.number("home_longitude", minimum=-180, maximum=180)
+    values = fields.result()
+    if values["time_zone"] not in available_timezones():
+        raise ValidationError({"time_zone": Message(N_("Choose a time zone such as Europe/London."))})
+    if (values["home_latitude"] is None) != (values["home_longitude"] is None):
+        raise ValidationError(
+            {"home_longitude": Message(N_("Enter both latitude and longitude, or neither."))}
+        )
+    await apply_changes(session, actor, actor, values, "users.set_day_settings")
     return actor
 
 

@@ -14,7 +14,16 @@ from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.users import service as users
 from server.users.models import Role, User
-from server.web import Offset, field_errors, flash, full_page_redirect, redirect, remember_locale, render
+from server.web import (
+    Offset,
+    discard_changes,
+    field_errors,
+    flash,
+    full_page_redirect,
+    redirect,
+    remember_locale,
+    render,
+)
 
 
 class SettingsController(Controller):
@@ -30,6 +39,19 @@ class SettingsController(Controller):
             return render(request, "home/more.html", {"language_error": True}, status_code=422)
         await db_session.commit()
         return remember_locale(request, full_page_redirect(request, "/more"), locale)
+
+    @post("/day", name="settings.day")
+    async def day(self, request: Request, db_session: DbSession) -> Response:
+        form = dict(await request.form())
+        try:
+            await users.set_day_settings(db_session, current_user(request), form)
+        except ValidationError as error:
+            await discard_changes(request, db_session)
+            context = {"day_errors": field_errors(request, error), "day_values": form}
+            return render(request, "home/more.html", context, status_code=422)
+        await db_session.commit()
+        flash(request, Message(N_("Settings saved.")))
+        return redirect(request, "/more")
 
 
 def _status_label(user: User) -> str:

@@ -56,3 +56,8 @@ def path_of(var_dir: Path, name: str) -> tuple[Path, str]:
     """Where a stored photo is, and its media type."""
     extension = name.rsplit(".", 1)[-1]
     return photo_dir(var_dir) / Path(name).name, SIGNATURES[extension][1]
+
+
+def remove(var_dir: Path, name: str) -> None:
+    """Delete a photo that was saved for an outcome the rep then could not record."""
+    (photo_dir(var_dir) / Path(name).name).unlink(missing_ok=True)

@@ -201,8 +201,8 @@ class VisitsController(Controller):
         form = await request.form()
         values = {key: value for key, value in form.items() if not isinstance(value, UploadFile)}
         upload = form.get("photo")
+        photo_file = None
         try:
-            photo_file = None
             if isinstance(upload, UploadFile) and upload.filename:
                 data = await upload.read()
                 extension = photos.check(data)
@@ -211,6 +211,8 @@ class VisitsController(Controller):
             visit = await visits.record_outcome(db_session, user, visit_id, values, photo_file=photo_file)
         except ValidationError as error:
             await discard_changes(request, db_session)
+            if photo_file:  # the outcome was refused: keep no photo that nothing points to
+                photos.remove(settings_of(request).var_dir, photo_file)
             return await self._page(
                 request, db_session, await visits.get(db_session, user, visit_id), error, values
             )

@@ -22,7 +22,9 @@ async def test_the_log_shows_who_changed_what_from_what_to_what(client, db) -> N
     assert "<del>Stockport</del>" in page.text and "<ins>Didsbury</ins>" in page.text
     assert "Rae Rep" in page.text
 
-    by_record = await client.get("/admin/audit", params={"record": str(account.id), "action": "accounts.update"})
+    by_record = await client.get(
+        "/admin/audit", params={"record": str(account.id), "action": "accounts.update"}
+    )
     assert "1 event" in by_record.text
     by_person = await client.get("/admin/audit", params={"who": "ada@example.test"})
     assert "1 event" in by_person.text and "users.sign_in" in by_person.text  # her own sign-in, nothing else

@@ -68,7 +68,9 @@ async def test_contacts_of_another_reps_account_are_out_of_reach(client, db) -> 
     html = {"Accept": "text/html"}
     assert (await client.get(f"/contacts/{contact.id}/edit", headers=html)).status_code == 404
     assert (await client.get(f"/accounts/{account.id}/contacts/new", headers=html)).status_code == 404
-    created = await client.post(f"/accounts/{account.id}/contacts", data={"_csrf_token": token, "name": "Sneaky"})
+    created = await client.post(
+        f"/accounts/{account.id}/contacts", data={"_csrf_token": token, "name": "Sneaky"}
+    )
     assert created.status_code == 404
     assert await db.scalar(select(func.count()).select_from(Contact)) == 1
 

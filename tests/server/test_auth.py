@@ -50,7 +50,9 @@ async def test_a_deactivated_user_is_signed_out_at_once(client, db) -> None:
     assert (await client.get("/more", headers={"Accept": "text/html"})).status_code == 303
 
     page = await client.get("/auth/demo")
-    response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)})
+    response = await client.post(
+        "/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)}
+    )
     assert response.status_code == 422
     assert "Soon Gone" not in page.text
 
@@ -58,8 +60,12 @@ async def test_a_deactivated_user_is_signed_out_at_once(client, db) -> None:
 async def test_the_session_cookie_is_http_only_and_same_site(client, db) -> None:
     user = await make_user(db)
     page = await client.get("/auth/demo")
-    response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)})
-    cookie = next(value for value in response.headers.get_list("set-cookie") if value.startswith("fieldbook_session="))
+    response = await client.post(
+        "/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)}
+    )
+    cookie = next(
+        value for value in response.headers.get_list("set-cookie") if value.startswith("fieldbook_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
 
 
@@ -84,7 +90,9 @@ async def test_every_route_is_public_by_choice_or_refuses_strangers(app, client,
                     method, _concrete(route.path), data={"_csrf_token": token} if method != "GET" else None,
                     headers={"Accept": "text/html"},
                 )  # fmt: skip
-                assert response.status_code in {303, 401}, f"{method} {route.path} answered {response.status_code}"
+                assert response.status_code in {303, 401}, (
+                    f"{method} {route.path} answered {response.status_code}"
+                )
                 if response.status_code == 303:
                     assert response.headers["location"].startswith("/auth/")
                 checked += 1

@@ -110,13 +110,19 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
     assert checked >= 15
 
     # ... and nothing of the outsider's changed.
-    assert (await db.get(Account, ids["account_id"], populate_existing=True)).name == "Secret Southern Account"
+    assert (
+        await db.get(Account, ids["account_id"], populate_existing=True)
+    ).name == "Secret Southern Account"
     assert (await db.get(Contact, ids["contact_id"], populate_existing=True)).name == "Secret Contact"
     assert (await db.get(ApiToken, ids["token_id"], populate_existing=True)).revoked_at is None
     visit = await db.get(Visit, ids["visit_id"], populate_existing=True)
     assert (visit.status, visit.version) == (VisitStatus.PLANNED, world_versions["visit"])
     lead = await db.get(Lead, ids["lead_id"], populate_existing=True)
-    assert (lead.status, lead.owner_id, lead.version) == (LeadStatus.OPEN, ids["user_id"], world_versions["lead"])
+    assert (lead.status, lead.owner_id, lead.version) == (
+        LeadStatus.OPEN,
+        ids["user_id"],
+        world_versions["lead"],
+    )
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 

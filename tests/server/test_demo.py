@@ -27,7 +27,12 @@ async def test_demo_loads_a_whole_organisation_once(app, db) -> None:
     # Around Greater Manchester, every account with a location and an owning rep.
     lat_min, lat_max, lon_min, lon_max = (
         await db.execute(
-            select(func.min(Account.latitude), func.max(Account.latitude), func.min(Account.longitude), func.max(Account.longitude))
+            select(
+                func.min(Account.latitude),
+                func.max(Account.latitude),
+                func.min(Account.longitude),
+                func.max(Account.longitude),
+            )
         )
     ).one()
     assert 53.3 < lat_min < lat_max < 53.7 and -2.5 < lon_min < lon_max < -2.0

@@ -26,7 +26,9 @@ def test_every_message_in_the_code_is_translated(tmp_path) -> None:
     translated = {
         message.id
         for message in catalog
-        if message.id and not message.fuzzy and all(message.string if isinstance(message.string, tuple) else [message.string])
+        if message.id
+        and not message.fuzzy
+        and all(message.string if isinstance(message.string, tuple) else [message.string])
     }
     missing = sorted(str(message) for message in wanted - translated)
     assert not missing, f"untranslated in zh_Hans (run scripts/i18n and translate): {missing}"

@@ -26,7 +26,9 @@ async def test_each_page_is_a_full_page_or_an_htmx_partial(client, db, path) -> 
     assert "HX-Request" in full.headers["vary"]
     assert 'id="bottom-nav"' in full.text
 
-    partial = await client.get(path, headers={"HX-Request": "true", "HX-Target": "main", "HX-Boosted": "true"})
+    partial = await client.get(
+        path, headers={"HX-Request": "true", "HX-Target": "main", "HX-Boosted": "true"}
+    )
     assert partial.status_code == 200
     assert "HX-Request" in partial.headers["vary"]
     assert "<html" not in partial.text and "<head" not in partial.text
@@ -62,9 +64,13 @@ async def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client, 
     rep = await make_user(db)
     page = await client.get("/auth/demo?next=/accounts")
     token = csrf_token(page.text)
-    response = await client.post("/auth/demo", data={"_csrf_token": token, "user_id": str(rep.id), "next": "/accounts"})
+    response = await client.post(
+        "/auth/demo", data={"_csrf_token": token, "user_id": str(rep.id), "next": "/accounts"}
+    )
     assert response.headers["location"] == "/accounts"
-    response = await client.post("/auth/demo", data={"_csrf_token": token, "user_id": str(rep.id), "next": "//evil.example"})
+    response = await client.post(
+        "/auth/demo", data={"_csrf_token": token, "user_id": str(rep.id), "next": "//evil.example"}
+    )
     assert response.headers["location"] == "/"
 
 
@@ -79,7 +85,9 @@ async def test_the_demo_page_lists_people_by_role(client, db) -> None:
 
 async def test_unknown_user_on_demo_sign_in_is_a_clear_error(client, db) -> None:
     page = await client.get("/auth/demo")
-    response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": "nobody"})
+    response = await client.post(
+        "/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": "nobody"}
+    )
     assert response.status_code == 422
     assert "cannot sign in" in response.text
     assert "fieldbook_session" not in response.headers.get("set-cookie", "")
@@ -135,7 +143,8 @@ async def test_validation_messages_are_translated(client, db) -> None:
 async def test_the_language_can_be_chosen_before_sign_in(client) -> None:
     page = await client.get("/auth/login")
     response = await client.post(
-        "/auth/language", data={"_csrf_token": csrf_token(page.text), "locale": "zh_Hans", "next": "/auth/login"}
+        "/auth/language",
+        data={"_csrf_token": csrf_token(page.text), "locale": "zh_Hans", "next": "/auth/login"},
     )
     assert response.status_code == 303
     assert "登录" in (await client.get("/auth/login")).text
@@ -178,6 +187,10 @@ async def test_production_sends_hsts_and_secure_cookies(settings, db) -> None:
         client.follow_redirects = False
         page = await client.get("/auth/demo")
         assert page.headers["strict-transport-security"].startswith("max-age=")
-        response = await client.post("/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)})
-        session_cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("fieldbook_session="))
+        response = await client.post(
+            "/auth/demo", data={"_csrf_token": csrf_token(page.text), "user_id": str(user.id)}
+        )
+        session_cookie = next(
+            c for c in response.headers.get_list("set-cookie") if c.startswith("fieldbook_session=")
+        )
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie

@@ -34,7 +34,15 @@ def cache_with(key: RSAKey, algorithms: list[str] | None = None) -> oidc.Provide
 
 def id_token(key: RSAKey, alg: str = "RS512", **overrides) -> str:
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": "fieldbook", "sub": "u1", "iat": now, "exp": now + 300, "nonce": "n1", **overrides}
+    claims = {
+        "iss": ISSUER,
+        "aud": "fieldbook",
+        "sub": "u1",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": "n1",
+        **overrides,
+    }
     return jwt.encode({"alg": alg, "kid": "k1"}, claims, key, algorithms=[alg])
 
 
@@ -86,7 +94,9 @@ async def test_a_token_signed_with_another_key_is_refused(signing_key) -> None:
 
 
 async def test_an_unreachable_issuer_is_a_clear_failure(settings) -> None:
-    offline = replace(settings, demo=False, oidc=OIDCSettings(issuer="http://127.0.0.1:1", client_id="fieldbook"))
+    offline = replace(
+        settings, demo=False, oidc=OIDCSettings(issuer="http://127.0.0.1:1", client_id="fieldbook")
+    )
     async with AsyncTestClient(app=create_app(offline), base_url="http://127.0.0.1:8000") as browser:
         browser.follow_redirects = False
         response = await browser.get("/auth/oidc/start")

@@ -41,7 +41,9 @@ async def test_first_sign_in_creates_the_person_with_the_role_of_their_group(cli
     assert page.status_code == 200 and "Mei Chen" in page.text
 
 
-async def test_an_invited_person_is_found_by_email_and_keeps_the_role_set_for_them(client, db, iam_server) -> None:
+async def test_an_invited_person_is_found_by_email_and_keeps_the_role_set_for_them(
+    client, db, iam_server
+) -> None:
     invited = await make_user(db, Role.MANAGER, email="invited.person@example.test", name="Invited Person")
     person = make_person(iam_server, email="invited.person@example.test")  # in no mapped group
     response = await client.get(callback_path(await provider_redirect(client, iam_server, person)))
@@ -100,9 +102,9 @@ async def test_a_deactivated_person_cannot_sign_in(client, db, iam_server) -> No
     response = await client.get(callback_path(await provider_redirect(client, iam_server, person)))
     assert response.status_code == 403
     assert "deactivated" in response.text
-    assert "fieldbook_session=" not in response.headers.get("set-cookie", "") or "null" in response.headers.get(
+    assert "fieldbook_session=" not in response.headers.get(
         "set-cookie", ""
-    )
+    ) or "null" in response.headers.get("set-cookie", "")
 
 
 async def test_sign_out_also_signs_out_at_the_provider(client, iam_server) -> None:
@@ -125,7 +127,9 @@ def _app_with(settings, **oidc_changes):
 
 async def test_without_just_in_time_creation_only_known_people_get_in(settings, db, iam_server) -> None:
     stranger = make_person(iam_server)
-    async with AsyncTestClient(app=_app_with(settings, create_users=False), base_url="http://127.0.0.1:8000") as client:
+    async with AsyncTestClient(
+        app=_app_with(settings, create_users=False), base_url="http://127.0.0.1:8000"
+    ) as client:
         client.follow_redirects = False
         response = await client.get(callback_path(await provider_redirect(client, iam_server, stranger)))
     assert response.status_code == 403

@@ -33,7 +33,9 @@ async def test_list_search_and_filter_people(client, db) -> None:
     everyone = await client.get("/admin/users")
     for name in ("Ada Admin", "Mo Manager", "Rae Rep"):
         assert name in everyone.text
-    found = await client.get("/admin/users", params={"q": "mo@ex"}, headers={"HX-Request": "true", "HX-Target": "user-results"})
+    found = await client.get(
+        "/admin/users", params={"q": "mo@ex"}, headers={"HX-Request": "true", "HX-Target": "user-results"}
+    )
     assert "Mo Manager" in found.text and "Rae Rep" not in found.text and "<h1" not in found.text
     inactive = await client.get("/admin/users", params={"status": "inactive"})
     assert "Rae Rep" in inactive.text and "Mo Manager" not in inactive.text
@@ -53,10 +55,16 @@ async def test_invite_someone_with_a_role_and_team(client, db) -> None:
     )  # fmt: skip
     assert response.status_code == 303
     invited = await db.get(User, uuid.UUID(record_id))
-    assert (invited.email, invited.role, invited.team_id, invited.invited) == ("nia@example.test", Role.MANAGER, team.id, True)
+    assert (invited.email, invited.role, invited.team_id, invited.invited) == (
+        "nia@example.test",
+        Role.MANAGER,
+        team.id,
+        True,
+    )
 
     duplicate = await client.post(
-        "/admin/users/invite", data={"_csrf_token": token, "name": "Again", "email": "nia@example.test", "role": "rep"}
+        "/admin/users/invite",
+        data={"_csrf_token": token, "name": "Again", "email": "nia@example.test", "role": "rep"},
     )
     assert duplicate.status_code == 422 and "already has this email" in duplicate.text
     assert await db.scalar(select(func.count()).select_from(User)) == 2
@@ -99,7 +107,9 @@ async def test_deactivate_ends_their_session_and_reactivate_lets_them_back(clien
         assert (await rep_phone.get("/more")).status_code == 200
 
         token = await sign_in(client, admin.id)
-        response = await client.post(f"/admin/users/{rep.id}/active", data={"_csrf_token": token, "active": "0"})
+        response = await client.post(
+            f"/admin/users/{rep.id}/active", data={"_csrf_token": token, "active": "0"}
+        )
         assert response.status_code == 303
         assert (await rep_phone.get("/more", headers=HTML)).status_code == 303  # signed out at once
 
@@ -113,10 +123,13 @@ async def test_deactivate_ends_their_session_and_reactivate_lets_them_back(clien
 async def test_admins_cannot_lock_themselves_out(client, db) -> None:
     admin = await make_user(db, Role.ADMIN)
     token = await sign_in(client, admin.id)
-    response = await client.post(f"/admin/users/{admin.id}/active", data={"_csrf_token": token, "active": "0"})
+    response = await client.post(
+        f"/admin/users/{admin.id}/active", data={"_csrf_token": token, "active": "0"}
+    )
     assert response.status_code == 422 and "cannot deactivate yourself" in response.text
     demote = await client.post(
-        f"/admin/users/{admin.id}", data={"_csrf_token": token, "role": "rep", "name": admin.name, "email": admin.email}
+        f"/admin/users/{admin.id}",
+        data={"_csrf_token": token, "role": "rep", "name": admin.name, "email": admin.email},
     )
     assert demote.status_code == 422
     await db.refresh(admin)
