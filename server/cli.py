@@ -32,6 +32,7 @@ class FieldbookCLIPlugin(CLIPluginProtocol):
             token_commands("api-token", TokenPurpose.API, "the ERP and other systems that send orders")
         )
         cli.add_command(import_commands())
+        cli.add_command(tiers_command)
 
 
 def _guard_run_command(cli: click.Group) -> None:
@@ -62,6 +63,19 @@ def demo_command(app: Litestar, scale: int) -> None:
     counts = asyncio.run(load_demo(app.state["alchemy"], scale=scale))
     summary = ", ".join(f"{count} {name}" for name, count in counts.items())
     click.echo(f"Demo data ready: {summary}.")
+
+
+@click.command("tiers", help="Recompute every customer's tier from its last 12 months of orders (run daily).")
+def tiers_command(app: Litestar) -> None:
+    from server.accounts import tiers
+
+    async def run() -> int:
+        async with app.state["alchemy"].get_session() as session:
+            changed = await tiers.refresh(session)
+            await session.commit()
+            return changed
+
+    click.echo(f"{asyncio.run(run())} accounts changed tier.")
 
 
 def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:

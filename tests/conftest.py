@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -168,3 +170,18 @@ async def sign_in(client: AsyncTestClient[Litestar], user_id: uuid.UUID) -> str:
     home = await client.get("/more")
     assert home.status_code == 200
     return csrf_token(home.text)
+
+
+async def run_fieldbook(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `fieldbook` command, against the test database."""
+    env = {
+        **os.environ,
+        "FIELDBOOK_DATABASE_URL": settings.database_url,
+        "FIELDBOOK_SECRET_KEY": settings.secret_key,
+        "FIELDBOOK_VAR_DIR": str(tmp_path),
+        "COLUMNS": "300",
+    }
+    command = [str(Path(sys.executable).parent / "fieldbook"), *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )

@@ -48,11 +48,18 @@ def _check_own(actor: User, visit: Visit, message: str) -> None:
         raise PermissionDenied(Message(message))
 
 
+# Why a command cannot act on a visit in this state.
+NOT_NOW = {
+    VisitStatus.PLANNED: N_("This visit has not started yet."),
+    VisitStatus.CHECKED_IN: N_("You are already checked in for this visit."),
+    VisitStatus.DONE: N_("This visit is already done."),
+    VisitStatus.SKIPPED: N_("This visit was skipped."),
+}
+
+
 def _check_status(visit: Visit, *allowed: VisitStatus) -> None:
     if visit.status not in allowed:
-        raise ValidationError(
-            {"status": Message(N_("This visit is already %(status)s."), {"status": visit.status.value})}
-        )
+        raise ValidationError({"status": Message(NOT_NOW[visit.status])})
 
 
 # --- planning -------------------------------------------------------------------------------

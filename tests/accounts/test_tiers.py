@@ -6,15 +6,16 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 
 from server.accounts import tiers
 from server.accounts.models import Tier
 from server.errors import PermissionDenied, ValidationError
 from server.orders import service as orders
-from server.orders.models import OrderStatus
+from server.orders.models import Order, OrderStatus
 from server.organisation import service as organisation
 from server.users.models import Role
-from tests.conftest import sign_in
+from tests.conftest import run_fieldbook, sign_in
 from tests.factories import make_account, make_team, make_user
 
 
@@ -103,3 +104,18 @@ async def test_the_account_page_shows_the_tier_and_only_managers_may_change_it(c
     assert "set by a manager; C from orders" in (await client.get(f"/accounts/{account.id}")).text
     bad = await client.post(f"/accounts/{account.id}/tier", data={"_csrf_token": token, "tier_override": "Z"})
     assert bad.status_code == 422
+
+
+async def test_the_daily_command_recomputes_tiers_as_orders_age(db, people, settings, tmp_path) -> None:
+    account = await make_account(db, people["rep"], customer_number="C1")
+    await orders.upsert(db, "SO-1", _order(300, "60000"))
+    await db.commit()
+    assert account.tier is Tier.A
+    # Two months on, the order is older than a year: the tier must fall back when the command runs.
+    await db.execute(update(Order).values(ordered_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=370)))
+    await db.commit()
+    ran = await run_fieldbook(settings, tmp_path, "tiers")
+    assert ran.returncode == 0, ran.stderr
+    assert "1 accounts changed tier." in ran.stdout
+    await db.refresh(account)
+    assert account.tier is Tier.C

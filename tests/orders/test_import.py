@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +13,7 @@ from server.db import current_version
 from server.orders import importer
 from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
 from server.users.models import Role
+from tests.conftest import run_fieldbook
 from tests.factories import make_account, make_team, make_user
 
 HEADER = (
@@ -223,24 +220,9 @@ def test_files_over_the_size_limit_are_refused(monkeypatch) -> None:
     assert parsed.orders == []
 
 
-async def fieldbook(settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `fieldbook` command, against the test database."""
-    env = {
-        **os.environ,
-        "FIELDBOOK_DATABASE_URL": settings.database_url,
-        "FIELDBOOK_SECRET_KEY": settings.secret_key,
-        "FIELDBOOK_VAR_DIR": str(tmp_path),
-        "COLUMNS": "300",
-    }
-    command = [str(Path(sys.executable).parent / "fieldbook"), *args]
-    return await asyncio.to_thread(
-        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 async def test_the_fieldbook_command(db, settings, customers, tmp_path):
     good = write(tmp_path / "orders.csv", GOOD)
-    checked = await fieldbook(settings, tmp_path, "import", "orders", "--dry-run", str(good))
+    checked = await run_fieldbook(settings, tmp_path, "import", "orders", "--dry-run", str(good))
     assert checked.returncode == 0, checked.stderr
     assert (
         "Checked 2 orders from orders.csv: 2 would be created, 0 updated, 0 unchanged; nothing was written."
@@ -250,14 +232,14 @@ async def test_the_fieldbook_command(db, settings, customers, tmp_path):
     assert await count(db, Order) == 0
 
     bad = write(tmp_path / "bad.csv", [*GOOD[:4], GOOD[4].replace(",10,0.10", ",ten,0.10")])
-    refused = await fieldbook(settings, tmp_path, "import", "orders", str(bad))
+    refused = await run_fieldbook(settings, tmp_path, "import", "orders", str(bad))
     assert refused.returncode == 1
     assert 'line 5: quantity: "ten" is not a number' in refused.stderr
     assert "nothing was imported: 1 problem to correct" in refused.stderr
     await db.rollback()
     assert await count(db, Order) == 0
 
-    imported = await fieldbook(settings, tmp_path, "import", "orders", str(good))
+    imported = await run_fieldbook(settings, tmp_path, "import", "orders", str(good))
     assert imported.returncode == 0, imported.stderr
     assert "Imported 2 orders from orders.csv: 2 created, 0 updated, 0 unchanged." in imported.stdout
     await db.rollback()
