@@ -30,6 +30,8 @@ LEGAL_WORDS = frozenset(
     "有限公司 公司 集团".split()
 )  # fmt: skip
 SIMILAR = 0.85
+# A name that starts another ("Mill Bakery" / "Mill Bakery Supplies") counts when it is this long.
+MIN_PREFIX = 6
 PHONE_KEY_DIGITS = 9
 MAX_CANDIDATES = 200
 MAX_MATCHES = 8
@@ -52,6 +54,9 @@ def similar_company(a: str, b: str) -> bool:
         return False
     if key_a == key_b:
         return True
+    shorter, longer = sorted((key_a, key_b), key=len)
+    if len(shorter) >= MIN_PREFIX and longer.startswith(shorter + " "):
+        return True  # "Mill Bakery" and "Mill Bakery Supplies"
     return SequenceMatcher(None, key_a, key_b).ratio() >= SIMILAR
 
 

@@ -31,6 +31,8 @@ def test_the_same_phone_written_differently_has_one_key(a, b) -> None:
         ("Irwell Hardware", "Irwell Hairdressing", False),
         ("Ltd", "Limited", False),  # nothing left to compare
         ("North Cafe", "South Cafe", False),
+        ("Mill Bakery", "Mill Bakery Supplies Ltd", True),  # the start of the full name
+        ("Mill", "Mill Bakery Supplies", False),  # too short to say
     ],
 )
 def test_company_names_are_compared_without_case_punctuation_or_legal_words(a, b, similar) -> None:
