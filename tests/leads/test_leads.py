@@ -160,3 +160,14 @@ async def test_open_leads_are_listed_best_first_for_the_owner_and_their_manager(
     mine = await leads.open_leads(db, team["rep"])
     assert [lead.id for lead in mine.items] == [high.id, low.id]
     assert (await leads.open_leads(db, team["manager"])).total == 3
+
+
+async def test_editing_a_lead_rescores_it_and_a_closed_lead_is_not_edited(db, team) -> None:
+    lead = await leads.capture(db, team["rep"], {"name": "Sam", "phone": "07700 900123"})
+    assert lead.score == 25
+    await leads.update(db, team["rep"], lead.id, {"name": "Sam", "phone": "07700 900123", "email": "sam@x.example",
+                                                  "source": "referral"})  # fmt: skip
+    assert (lead.email, lead.source, lead.score) == ("sam@x.example", LeadSource.REFERRAL, 30 + 30)
+    await leads.disqualify(db, team["rep"], lead.id, {"disqualify_reason": "Duplicate"})
+    with pytest.raises(ValidationError):
+        await leads.update(db, team["rep"], lead.id, {"name": "Sam", "phone": "07700 900123"})
