@@ -56,7 +56,9 @@ def main() -> None:
     print("| page | HTML (gzip) | CSS + JS (gzip) | first load | within 60 KB |")
     print("| --- | ---: | ---: | ---: | --- |")
     for path, html, assets, total in rows:
-        print(f"| `{path}` | {html / 1024:.1f} KB | {assets / 1024:.1f} KB | {total / 1024:.1f} KB | {'yes' if total <= BUDGET else 'NO'} |")
+        print(
+            f"| `{path}` | {html / 1024:.1f} KB | {assets / 1024:.1f} KB | {total / 1024:.1f} KB | {'yes' if total <= BUDGET else 'NO'} |"
+        )
 
 
 if __name__ == "__main__":
