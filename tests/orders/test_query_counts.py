@@ -82,4 +82,4 @@ async def test_pages_cost_the_same_queries_however_many_rows(app, client, db) ->
 
     assert many == few, dict(zip(pages, zip(few, many, strict=True), strict=True))
     # The account page is the busiest: it shows contacts, visits, orders, leads and the tier's order value.
-    assert max(many) <= 12, dict(zip(pages, many, strict=True))
+    assert max(many) <= 9, dict(zip(pages, many, strict=True))
