@@ -195,7 +195,12 @@ class VisitsController(Controller):
 
         return await self._act(request, db_session, visit_id, command, N_("%(name)s now has a location."))
 
-    @post("/visits/{visit_id:uuid}/outcome", name="visits.record_outcome")
+    # The one route that takes more than the app-wide 1 MB: a photo from the camera.
+    @post(
+        "/visits/{visit_id:uuid}/outcome",
+        name="visits.record_outcome",
+        request_max_body_size=photos.MAX_BYTES + 2**16,
+    )
     async def outcome(self, request: Request, db_session: DbSession, visit_id: FromPath[UUID]) -> Response:
         user = current_user(request)
         form = await request.form()

@@ -147,3 +147,22 @@ async def test_time_zone_and_home_base_are_the_reps_own_settings(client, db, day
     await db.refresh(day.rep)
     assert (day.rep.time_zone, day.rep.home_latitude, day.rep.home_longitude) == ("Asia/Shanghai", 53.5, -2.2)
     assert 'value="Asia/Shanghai"' in (await client.get("/more")).text
+
+
+async def test_a_phone_sized_photo_is_taken_and_an_oversized_one_refused(client, db, day, settings) -> None:
+    visit = await _checked_in(db, day)
+    token = await sign_in(client, day.rep.id)
+    camera_photo = b"\xff\xd8\xff\xe0" + bytes(3 * 2**20)  # a 3 MB JPEG, as phones take them
+    saved = await client.post(f"/visits/{visit.id}/outcome", data={"_csrf_token": token, "outcome": "order_taken"},
+                              files={"photo": ("IMG_0001.jpg", camera_photo, "image/jpeg")})  # fmt: skip
+    assert saved.status_code == 303
+    await db.refresh(visit)
+    assert (settings.var_dir / "photos" / visit.photo_file).stat().st_size == len(camera_photo)
+
+    huge = await client.post(f"/visits/{visit.id}/outcome", data={"_csrf_token": token, "outcome": "other"},
+                             files={"photo": ("big.jpg", b"\xff\xd8\xff" + bytes(9 * 2**20), "image/jpeg")},
+                             headers={"Accept": "text/html"})  # fmt: skip
+    assert huge.status_code == 413 and "That upload is too large." in huge.text
+    await db.refresh(visit)
+    assert visit.outcome.value == "order_taken"
+    assert len(list(settings.var_dir.glob("photos/*"))) == 1
