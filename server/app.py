@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -20,6 +21,7 @@ from litestar.security.session_auth import SessionAuth
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
+from sqlalchemy.exc import SQLAlchemyError
 
 from server import i18n, shell
 from server.accounts.views import AccountController
@@ -27,7 +29,7 @@ from server.audit.views import AuditController
 from server.auth import RotatingSessionBackend, RotatingSessionConfig, retrieve_user
 from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
-from server.db import KeyValueItem, alchemy_config
+from server.db import KeyValueItem, alchemy_config, purge_expired_store_items
 from server.home.views import HomeController
 from server.leads.views import LeadsController
 from server.orders.api import upsert_order
@@ -145,6 +147,16 @@ def stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> dict[str, Stor
     }
 
 
+async def purge_expired_sessions(app: Litestar) -> None:
+    """Expired sessions would otherwise stay in the database store for ever; each start clears them."""
+    try:
+        async with app.state["alchemy"].get_session() as session:
+            await purge_expired_store_items(session)
+            await session.commit()
+    except (OSError, SQLAlchemyError) as error:  # a database still starting must not stop the app
+        logging.getLogger("fieldbook").warning("could not purge expired sessions: %s", error)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     alchemy = alchemy_config(settings)
@@ -166,6 +178,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*ROUTE_HANDLERS, *scim_routes(settings), *shell.static_routers(settings)],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), FieldbookCLIPlugin()],
         on_app_init=[session_auth.on_app_init],
+        on_startup=[purge_expired_sessions],
         stores=stores(settings, alchemy),
         middleware=rate_limits(settings),
         template_config=TemplateConfig(

@@ -16,7 +16,7 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import GUID, DateTimeUTC
 from litestar.di import NamedDependency
-from sqlalchemy import BigInteger, Integer, event, func, select, update
+from sqlalchemy import BigInteger, Integer, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -76,6 +76,12 @@ class KeyValueItem(StoreModelMixin):
     """Rows of the shared key-value store: server-side sessions, so several processes share them."""
 
     __tablename__ = "key_value_store"
+
+
+async def purge_expired_store_items(session: AsyncSession) -> int:
+    """Delete expired sessions and rate-limit windows (the store only ignores them); returns how many."""
+    result = await session.execute(delete(KeyValueItem).where(KeyValueItem.expires_at < utcnow()))
+    return result.rowcount or 0
 
 
 async def next_version(session: AsyncSession) -> int:
