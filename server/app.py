@@ -43,6 +43,8 @@ from server.tokens.views import TokensController
 from server.users.models import User
 from server.users.views import AdminUsersController, SettingsController
 from server.visits.views import TeamController, VisitsController
+from sync import views as sync_views
+from sync.registry import default_registry
 from server.web import EXCEPTION_HANDLERS, local_time, next_offset
 
 ROUTE_HANDLERS = [
@@ -51,6 +53,7 @@ ROUTE_HANDLERS = [
     TeamController,
     LeadsController,
     OrganisationController,
+    sync_views.push,
     AccountController,
     ContactController,
     OrdersController,
@@ -114,7 +117,7 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
 
 
 SIGN_IN_PATHS = ("/auth/demo", "/auth/oidc", "/auth/callback")
-API_PATHS = ("/scim", "/api/")
+API_PATHS = ("/scim", "/api/", "/sync/")
 
 
 def rate_limits(settings: Settings) -> list[DefineMiddleware]:
@@ -191,7 +194,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             header_name="x-csrftoken",
             # Machine clients authenticate with bearer tokens, not cookies: no CSRF to fear there.
-            exclude=["/scim", "/api/"],
+            # /sync/ takes only JSON (a cross-site page cannot send that without a CORS preflight)
+            # and the session cookie is SameSite=Lax; the service worker, which holds no token, syncs too.
+            exclude=["/scim", "/api/", "/sync/"],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         response_headers=security_headers(settings),
@@ -207,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "translations": i18n.load_translations(),
                 "session_config": session_config,
                 "oidc_cache": oidc.ProviderCache(),
+                "sync_commands": default_registry(),
             }
         ),
         debug=False,

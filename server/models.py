@@ -10,6 +10,7 @@ from server.organisation.models import OrganisationPolicy
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
 from server.visits.models import Visit
+from sync.models import Device, MutationRecord
 
 __all__ = [
     "Account",
@@ -17,10 +18,12 @@ __all__ = [
     "AuditEvent",
     "ChangeCounter",
     "Contact",
+    "Device",
     "Group",
     "GroupMember",
     "KeyValueItem",
     "Lead",
+    "MutationRecord",
     "Order",
     "OrderLine",
     "OrderStatusEvent",

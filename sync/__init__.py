@@ -1,9 +1,9 @@
-"""The offline sync protocol (DESIGN.md, "Offline sync protocol"): push and pull endpoints, the
-device ledger, per-field merge and conflicts.
+"""The offline sync protocol (DESIGN.md, "Offline sync protocol"; the wire format is docs/sync.md).
 
-Its foundations are already in place in `server`: every synced record carries a UUIDv7 id a
-device may choose, a `version` from the single change sequence (`server.db.next_version`, which
-commits in order), and a `deleted_at` tombstone; every change goes through a named command
-(`server.commands`) that the push endpoint will replay. The endpoints themselves arrive with the
-offline-sync issue.
+- `registry`: the named commands a device may send, and how a mutation's args reach each one.
+- `push`: applying a device's mutations in order, each exactly once (`POST /sync/push`).
+- `models`: the device ledger.
+
+Still to come with the offline-sync issue: the pull, per-field merge and conflicts, and the
+device side in `pwa/`.
 """

@@ -1,0 +1,40 @@
+"""The device ledger: which device belongs to whom, and what became of each mutation it sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from advanced_alchemy.base import AdvancedDeclarativeBase
+from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class Device(AdvancedDeclarativeBase):
+    """A browser profile that syncs, bound to the one user it first synced for."""
+
+    __tablename__ = "sync_devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True)  # chosen by the device
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    # Mutations are numbered 1, 2, 3 ... per device; this is the last one applied or rejected.
+    last_mutation_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    app_version: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class MutationRecord(AdvancedDeclarativeBase):
+    """What a device's mutation came to, kept so a retried push gets the same answer."""
+
+    __tablename__ = "sync_mutations"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sync_devices.id"), primary_key=True)
+    mutation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))  # "applied" or "rejected"
+    # For "applied": what the command returned (the record's id and version); for "rejected": why.
+    outcome: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -1,0 +1,72 @@
+"""Which named commands a device may send, and how a mutation's `args` reach each one.
+
+A domain makes one of its commands syncable by registering it here (quotes and reminders add
+theirs the same way); the push endpoint knows nothing about any domain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from server.accounts import service as accounts
+from server.contacts import service as contacts
+from server.leads import service as leads
+from server.visits import service as visits
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.users.models import User
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command may need besides its arguments: when the mutation reached the server."""
+
+    received_at: dt.datetime
+
+
+# A handler runs one command for one mutation and returns the record it made or changed.
+Handler = Callable[["AsyncSession", "User", Mapping[str, Any], Context], Awaitable[Any]]
+
+
+@dataclass
+class Registry:
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def register(self, name: str, handler: Handler) -> None:
+        if name in self.handlers:
+            raise ValueError(f"sync command {name!r} is registered twice")
+        self.handlers[name] = handler
+
+    def get(self, name: str) -> Handler | None:
+        return self.handlers.get(name)
+
+
+def rep_day_commands(registry: Registry) -> Registry:
+    """The commands of the rep's day: visits, leads, contacts and account details."""
+    commands: dict[str, Handler] = {
+        "accounts.update": lambda s, u, a, _: accounts.update(s, u, a.get("account_id"), a),
+        "contacts.create": lambda s, u, a, _: contacts.create(s, u, a.get("account_id"), a, record_id=a.get("id")),
+        "contacts.update": lambda s, u, a, _: contacts.update(s, u, a.get("contact_id"), a),
+        "visits.plan": lambda s, u, a, _: visits.plan(s, u, a, record_id=a.get("id")),
+        "visits.reschedule": lambda s, u, a, _: visits.reschedule(s, u, a.get("visit_id"), a),
+        "visits.skip": lambda s, u, a, _: visits.skip(s, u, a.get("visit_id"), a),
+        "visits.check_in": lambda s, u, a, c: visits.check_in(s, u, a.get("visit_id"), a, received_at=c.received_at),
+        "visits.check_out": lambda s, u, a, c: visits.check_out(s, u, a.get("visit_id"), a, received_at=c.received_at),
+        "visits.record_outcome": lambda s, u, a, _: visits.record_outcome(s, u, a.get("visit_id"), a),
+        "leads.capture": lambda s, u, a, _: leads.capture(s, u, a, record_id=a.get("id")),
+        "leads.update": lambda s, u, a, _: leads.update(s, u, a.get("lead_id"), a),
+        "leads.convert": lambda s, u, a, _: leads.convert(s, u, a.get("lead_id"), a),
+        "leads.disqualify": lambda s, u, a, _: leads.disqualify(s, u, a.get("lead_id"), a),
+    }  # fmt: skip
+    for name, handler in commands.items():
+        registry.register(name, handler)
+    return registry
+
+
+def default_registry() -> Registry:
+    return rep_day_commands(Registry())

@@ -1,0 +1,49 @@
+"""`POST /sync/push`: a device hands over the changes it made, offline or not."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response, post
+from litestar.params import JSONBody
+
+from server.auth import current_user
+from server.web import translate
+from sync import push as pushing
+from sync.models import Device
+from sync.protocol import ProtocolError, PushRequest, PushResponse
+
+
+@post("/sync/push", name="sync.push", status_code=200)
+async def push(request: Request, data: JSONBody[PushRequest]) -> Response[PushResponse | ProtocolError]:
+    """Apply a device's mutations in order, each exactly once.
+
+    200 with a result per mutation (applied, or rejected with the reason); 409 when a mutation
+    skips ahead or the device belongs to someone else; 426 when the app must update first; 503
+    with `last_mutation_id` when the server failed part-way (what it reports as applied is).
+    """
+    if request.content_type[0] != "application/json":  # no cross-site form can send this
+        return Response(ProtocolError(code="json_only", detail="Send JSON."), status_code=415)
+    alchemy = request.app.state["alchemy"]
+    user = current_user(request)
+    try:
+        answer = await pushing.push(
+            alchemy.get_session,
+            user.id,
+            data,
+            request.app.state["sync_commands"],
+            lambda m: translate(request, m),
+        )
+    except pushing.PushRefused as refused:
+        error = ProtocolError(
+            code=refused.code, detail=refused.detail, last_mutation_id=refused.last_mutation_id
+        )
+        return Response(error, status_code=refused.status_code)
+    except Exception:
+        logging.getLogger("fieldbook").exception("sync push failed for device %s", data.device_id)
+        async with alchemy.get_session() as session:
+            device = await session.get(Device, data.device_id)
+        last = device.last_mutation_id if device else None
+        return Response(ProtocolError(code="server_error", detail="Try again later.", last_mutation_id=last),
+                        status_code=503)  # fmt: skip
+    return Response(answer)

@@ -1,0 +1,223 @@
+"""`POST /sync/push`: every mutation applied exactly once, in order, whatever the network did."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from server.errors import Message
+from server.leads.models import Lead
+from server.users.models import Role
+from server.visits.models import Visit, VisitStatus
+from sync import push as pushing
+from sync.models import Device, MutationRecord
+from sync.protocol import SCHEMA_VERSION, Mutation, PushRequest
+from tests.conftest import sign_in
+from tests.factories import make_account, make_team, make_user
+
+TODAY = "2026-11-23"
+
+
+@pytest.fixture
+async def rep(db):
+    return await make_user(db, Role.REP, await make_team(db), name="Rita")
+
+
+@pytest.fixture
+async def shop(db, rep):
+    return await make_account(db, rep, name="Corner Shop", latitude="53.48", longitude="-2.24")
+
+
+def body(device_id: uuid.UUID, *mutations: dict, schema_version: int = SCHEMA_VERSION) -> dict:
+    return {"device_id": str(device_id), "schema_version": schema_version, "app_version": "test",
+            "mutations": list(mutations)}  # fmt: skip
+
+
+def plan(number: int, visit_id: uuid.UUID, account_id: uuid.UUID) -> dict:
+    args = {
+        "id": str(visit_id),
+        "account_id": str(account_id),
+        "planned_on": TODAY,
+        "purpose": "Offline plan",
+    }
+    return {"id": number, "name": "visits.plan", "args": args}
+
+
+def check_in(number: int, visit_id: uuid.UUID, **fix) -> dict:
+    args = {"visit_id": str(visit_id), "latitude": 53.48, "longitude": -2.24, "accuracy": 12, **fix}
+    return {"id": number, "name": "visits.check_in", "args": args}
+
+
+async def count(db, model) -> int:
+    return await db.scalar(select(func.count()).select_from(model).execution_options(populate_existing=True))
+
+
+async def test_mutations_are_applied_in_order_with_a_result_each(client, db, rep, shop) -> None:
+    await sign_in(client, rep.id)
+    device, visit_id = uuid.uuid4(), uuid.uuid4()
+    response = await client.post(
+        "/sync/push", json=body(device, plan(1, visit_id, shop.id), check_in(2, visit_id))
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["last_mutation_id"] == 2
+    assert [(r["id"], r["status"]) for r in answer["results"]] == [(1, "applied"), (2, "applied")]
+    visit = await db.get(Visit, visit_id)
+    assert (
+        visit.status is VisitStatus.CHECKED_IN and answer["results"][1]["outcome"]["version"] == visit.version
+    )
+    assert (await db.get(Device, device)).user_id == rep.id
+
+
+async def test_a_push_retried_after_its_response_was_lost_applies_nothing_twice(
+    client, db, rep, shop
+) -> None:
+    await sign_in(client, rep.id)
+    device, visit_id = uuid.uuid4(), uuid.uuid4()
+    request = body(device, plan(1, visit_id, shop.id), check_in(2, visit_id))
+    first = (await client.post("/sync/push", json=request)).json()
+    version = (await db.get(Visit, visit_id)).version
+    again = await client.post("/sync/push", json=request)  # the device never saw the first answer
+    assert again.status_code == 200
+    assert again.json() == first
+    assert (await count(db, Visit), (await db.get(Visit, visit_id, populate_existing=True)).version) == (
+        1,
+        version,
+    )
+
+
+async def test_a_mutation_that_skips_ahead_is_refused_and_nothing_runs(client, db, rep, shop) -> None:
+    await sign_in(client, rep.id)
+    device = uuid.uuid4()
+    await client.post("/sync/push", json=body(device, plan(1, uuid.uuid4(), shop.id)))
+    gap = await client.post("/sync/push", json=body(device, plan(3, uuid.uuid4(), shop.id)))
+    assert gap.status_code == 409
+    assert gap.json()["code"] == "mutation_gap" and gap.json()["last_mutation_id"] == 1
+    assert await count(db, Visit) == 1
+
+
+async def test_a_refused_change_is_recorded_and_does_not_block_the_queue(client, db, rep, shop) -> None:
+    await sign_in(client, rep.id)
+    device, visit_id = uuid.uuid4(), uuid.uuid4()
+    answer = (await client.post("/sync/push", json=body(
+        device,
+        plan(1, visit_id, shop.id),
+        {"id": 2, "name": "visits.check_in", "args": {"visit_id": str(visit_id)}},  # no fix and no reason
+        {"id": 3, "name": "visits.teleport", "args": {}},  # a command this server does not know
+        check_in(4, visit_id),
+    ))).json()  # fmt: skip
+    assert [r["status"] for r in answer["results"]] == ["applied", "rejected", "rejected", "applied"]
+    refused = answer["results"][1]["outcome"]
+    assert refused["code"] == "invalid" and "no_location_reason" in refused["fields"]
+    assert "does not know this kind of change" in answer["results"][2]["outcome"]["message"]
+    assert answer["last_mutation_id"] == 4
+    assert (await db.get(Visit, visit_id)).status is VisitStatus.CHECKED_IN
+    ledger = await db.scalars(select(MutationRecord.status).order_by(MutationRecord.mutation_id))
+    assert list(ledger) == ["applied", "rejected", "rejected", "applied"]
+
+
+async def test_a_change_to_someone_elses_record_is_refused_as_not_found(client, db, rep) -> None:
+    stranger = await make_user(db, Role.REP, await make_team(db))
+    theirs = await make_account(db, stranger, name="Not Yours")
+    await sign_in(client, rep.id)
+    answer = (
+        await client.post("/sync/push", json=body(uuid.uuid4(), plan(1, uuid.uuid4(), theirs.id)))
+    ).json()
+    assert answer["results"][0]["status"] == "rejected"
+    assert answer["results"][0]["outcome"]["code"] == "not_found"
+    assert await count(db, Visit) == 0
+
+
+async def test_refusals_are_in_the_reps_language(client, db, rep, shop) -> None:
+    await sign_in(client, rep.id)
+    mutation = {"id": 1, "name": "leads.capture", "args": {"name": "Sam"}}
+    answer = await client.post(
+        "/sync/push", json=body(uuid.uuid4(), mutation), headers={"Accept-Language": "zh-CN"}
+    )
+    fields = answer.json()["results"][0]["outcome"]["fields"]
+    assert fields["phone"] != "Give a phone number or an email address." and fields["phone"]
+    assert await count(db, Lead) == 0
+
+
+async def test_two_pushes_of_the_same_mutations_at_once_apply_them_once(app, db, rep, shop) -> None:
+    device, visit_id = uuid.uuid4(), uuid.uuid4()
+    request = PushRequest(device_id=device, schema_version=SCHEMA_VERSION, app_version="test", mutations=[
+        Mutation(id=1, name="visits.plan", args=plan(1, visit_id, shop.id)["args"]),
+        Mutation(id=2, name="visits.check_in", args=check_in(2, visit_id)["args"]),
+    ])  # fmt: skip
+    registry, sessions = app.state["sync_commands"], app.state["alchemy"].get_session
+
+    async def one_tab():
+        try:
+            return await pushing.push(sessions, rep.id, request, registry, Message.render)
+        except pushing.PushRefused as refused:  # SQLite's one writer may turn a tab away: it retries later
+            assert refused.status_code == 503
+            return None
+
+    answers = [answer for answer in await asyncio.gather(one_tab(), one_tab()) if answer is not None]
+    assert answers and all(answer.last_mutation_id == 2 for answer in answers)
+    assert await count(db, Visit) == 1 and await count(db, MutationRecord) == 2
+    assert (await db.get(Visit, visit_id)).status is VisitStatus.CHECKED_IN
+
+
+async def test_a_device_belongs_to_the_person_it_first_synced_for(client, db, rep, shop) -> None:
+    colleague = await make_user(db, Role.REP, await make_team(db))
+    device = uuid.uuid4()
+    await sign_in(client, rep.id)
+    await client.post("/sync/push", json=body(device))
+    await sign_in(client, colleague.id)
+    refused = await client.post("/sync/push", json=body(device, plan(1, uuid.uuid4(), shop.id)))
+    assert (refused.status_code, refused.json()["code"]) == (409, "device_reset")
+
+
+async def test_an_old_app_is_told_to_update_and_loses_nothing(client, db, rep, shop) -> None:
+    await sign_in(client, rep.id)
+    device = uuid.uuid4()
+    old = await client.post("/sync/push", json=body(device, plan(1, uuid.uuid4(), shop.id), schema_version=0))
+    assert (old.status_code, old.json()["code"]) == (426, "update_required")
+    assert await count(db, Visit) == 0  # the device keeps mutation 1 and sends it after updating
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"device_id": "not-a-uuid", "schema_version": 1, "app_version": "x", "mutations": []}, 400),
+        (
+            {
+                "device_id": str(uuid.uuid4()),
+                "schema_version": 1,
+                "app_version": "x",
+                "mutations": [{"id": 1}],
+            },
+            400,
+        ),
+        (
+            {
+                "device_id": str(uuid.uuid4()),
+                "schema_version": 1,
+                "app_version": "x",
+                "mutations": [{"id": 2, "name": "a", "args": {}}, {"id": 1, "name": "b", "args": {}}],
+            },
+            400,
+        ),
+    ],
+)
+async def test_malformed_pushes_get_a_4xx_and_change_nothing(client, db, rep, payload, status) -> None:
+    await sign_in(client, rep.id)
+    response = await client.post("/sync/push", json=payload)
+    assert response.status_code == status
+    assert await count(db, Device) == 0 or payload["mutations"] == []
+
+
+async def test_only_json_from_a_signed_in_active_person(client, db, rep) -> None:
+    anonymous = await client.post("/sync/push", json=body(uuid.uuid4()))
+    assert anonymous.status_code == 401
+    await sign_in(client, rep.id)
+    form = await client.post("/sync/push", data={"device_id": str(uuid.uuid4())})
+    assert form.status_code in {400, 415}
+    rep.is_active = False
+    await db.commit()
+    assert (await client.post("/sync/push", json=body(uuid.uuid4()))).status_code == 401
