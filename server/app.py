@@ -43,9 +43,9 @@ from server.tokens.views import TokensController
 from server.users.models import User
 from server.users.views import AdminUsersController, SettingsController
 from server.visits.views import TeamController, VisitsController
+from server.web import EXCEPTION_HANDLERS, local_time, next_offset
 from sync import views as sync_views
 from sync.registry import default_registry
-from server.web import EXCEPTION_HANDLERS, local_time, next_offset
 
 ROUTE_HANDLERS = [
     HomeController,
