@@ -19,7 +19,7 @@ from server.i18n import N_
 from server.organisation import service as organisation
 from server.users import service as users
 from server.users.models import Role, User
-from server.visits import photos
+from server.visits import photos, team
 from server.visits import service as visits
 from server.visits.models import Outcome, Visit, VisitStatus
 from server.web import Offset, discard_changes, field_errors, flash, redirect, render, settings_of
@@ -271,7 +271,7 @@ class TeamController(Controller):
         context = {
             "day": shown,
             "today": visits.today_for(user),
-            "reps": await visits.team_day(db_session, user, shown),
+            "reps": await team.team_day(db_session, user, shown),
             "previous_day": shown - dt.timedelta(days=1),
             "next_day": shown + dt.timedelta(days=1),
             "statuses": VisitStatus,

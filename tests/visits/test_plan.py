@@ -9,6 +9,7 @@ import pytest
 from server.errors import NotFound, PermissionDenied, ValidationError
 from server.users.models import Role, User
 from server.visits import service as visits
+from server.visits import team
 from server.visits.models import Visit, VisitStatus
 from tests.factories import make_account, make_team, make_user
 from tests.visits.conftest import NEARBY, fix
@@ -141,7 +142,7 @@ async def test_the_team_day_shows_each_rep_planned_against_done_and_where_they_a
     await visits.check_in(db, day.rep, made.id, {"no_location_reason": "Underground car park"})
     await db.commit()
 
-    reps = {rep_day.rep.name: rep_day for rep_day in await visits.team_day(db, day.manager, day.today)}
+    reps = {rep_day.rep.name: rep_day for rep_day in await team.team_day(db, day.manager, day.today)}
     assert set(reps) == {"Rita Rep", "Ida Idle"}
     rita = reps["Rita Rep"]
     assert (len(rita.visits), rita.count(VisitStatus.CHECKED_IN), rita.count(VisitStatus.DONE)) == (2, 1, 0)
