@@ -54,6 +54,7 @@ ROUTE_HANDLERS = [
     LeadsController,
     OrganisationController,
     sync_views.push,
+    sync_views.pull,
     AccountController,
     ContactController,
     OrdersController,

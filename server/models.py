@@ -10,13 +10,14 @@ from server.organisation.models import OrganisationPolicy
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
 from server.visits.models import Visit
-from sync.models import Device, MutationRecord
+from sync.models import ClientView, Device, MutationRecord
 
 __all__ = [
     "Account",
     "ApiToken",
     "AuditEvent",
     "ChangeCounter",
+    "ClientView",
     "Contact",
     "Device",
     "Group",

@@ -38,3 +38,20 @@ class MutationRecord(AdvancedDeclarativeBase):
     # For "applied": what the command returned (the record's id and version); for "rejected": why.
     outcome: Mapped[dict[str, Any]] = mapped_column(JsonB)
     received_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ClientView(AdvancedDeclarativeBase):
+    """What a device was sent by one pull: per kind of record, each id and the version it has.
+
+    The next pull compares the records the person may see now with this, so it finds what is
+    new, what changed and what left (deleted, reassigned, or out of the person's reach), whatever
+    the reason. A pull whose answer was lost is simply asked again with the same cursor.
+    """
+
+    __tablename__ = "sync_client_views"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sync_devices.id"), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # {"accounts": {"<id>": version, ...}, "contacts": {...}, ...}
+    records: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -45,3 +45,28 @@ class ProtocolError(msgspec.Struct):
     code: str
     detail: str
     last_mutation_id: int | None = None
+
+
+class PullRequest(msgspec.Struct, forbid_unknown_fields=True):
+    device_id: uuid.UUID
+    schema_version: int
+    app_version: str
+    cursor: str | None = None  # None on a device's first pull
+
+
+class Change(msgspec.Struct, omit_defaults=True):
+    kind: str  # "accounts", "contacts", "visits", "leads", "orders", "users", "organisation_policy"
+    op: Literal["put", "delete"]
+    id: str
+    data: dict[str, Any] | None = None  # the whole record, for a put
+
+
+class PullResponse(msgspec.Struct):
+    cursor: str
+    # The device's mutations up to this one are in the records of this answer.
+    last_mutation_id: int
+    changes: list[Change]
+    # True: replace everything held with these records (keep the outbox).
+    reset: bool
+    # True: more changes follow; pull again with `cursor` and apply them all together.
+    more: bool

@@ -43,8 +43,8 @@ RenderMessage = Callable[[Message], str]
 ATTEMPTS = 3
 
 
-class PushRefused(Exception):
-    """The push as a whole cannot go on; `last_mutation_id` says how far it got."""
+class SyncRefused(Exception):
+    """A push or pull as a whole cannot go on; for a push `last_mutation_id` says how far it got."""
 
     def __init__(self, status_code: int, code: str, detail: str, last_mutation_id: int | None = None) -> None:
         super().__init__(detail)
@@ -56,14 +56,14 @@ class PushRefused(Exception):
 
 def _check_request(request: PushRequest) -> None:
     if request.schema_version != SCHEMA_VERSION:
-        raise PushRefused(
+        raise SyncRefused(
             426, "update_required", "This version of the app is out of date; reload it to update."
         )
     if len(request.mutations) > MAX_MUTATIONS_PER_PUSH:
-        raise PushRefused(413, "too_many", f"Send at most {MAX_MUTATIONS_PER_PUSH} mutations at a time.")
+        raise SyncRefused(413, "too_many", f"Send at most {MAX_MUTATIONS_PER_PUSH} mutations at a time.")
     ids = [mutation.id for mutation in request.mutations]
     if any(later != earlier + 1 for earlier, later in itertools.pairwise(ids)) or any(i < 1 for i in ids):
-        raise PushRefused(400, "bad_order", "Mutation ids must be 1 or more and rise one by one.")
+        raise SyncRefused(400, "bad_order", "Mutation ids must be 1 or more and rise one by one.")
 
 
 async def _device(session: AsyncSession, device_id: uuid.UUID, *, lock: bool) -> Device | None:
@@ -78,7 +78,7 @@ async def _bind_device(open_session: OpenSession, user_id: uuid.UUID, request: P
             device = await _device(session, request.device_id, lock=False)
             if device is not None:
                 if device.user_id != user_id:
-                    raise PushRefused(
+                    raise SyncRefused(
                         409, "device_reset", "This device synced for someone else; start afresh."
                     )
                 return device.last_mutation_id
@@ -90,7 +90,7 @@ async def _bind_device(open_session: OpenSession, user_id: uuid.UUID, request: P
             except IntegrityError:  # registered by a concurrent push meanwhile: read it again
                 continue
             return 0
-    raise PushRefused(503, "busy", "The server is busy; try again.")
+    raise SyncRefused(503, "busy", "The server is busy; try again.")
 
 
 def _reason(error: CommandError, render: RenderMessage) -> dict[str, Any]:
@@ -121,11 +121,11 @@ async def _apply_once(
             await session.get(MutationRecord, (device_id, mutation.id)), mutation.id
         ), device.last_mutation_id
     if mutation.id != device.last_mutation_id + 1:
-        raise PushRefused(409, "mutation_gap", f"Expected mutation {device.last_mutation_id + 1}.",
+        raise SyncRefused(409, "mutation_gap", f"Expected mutation {device.last_mutation_id + 1}.",
                           device.last_mutation_id)  # fmt: skip
     actor = await session.get(User, user_id)
     if actor is None or not actor.is_active or actor.deleted_at is not None:
-        raise PushRefused(401, "signed_out", "This account is no longer active.", device.last_mutation_id)
+        raise SyncRefused(401, "signed_out", "This account is no longer active.", device.last_mutation_id)
     received_at = utcnow()
     handler = registry.get(mutation.name)
     try:
@@ -173,6 +173,6 @@ async def push(
                 # Another push for this device committed first (or SQLite's writer was busy):
                 # the next attempt sees its result instead of applying the mutation again.
                 if attempt == ATTEMPTS - 1:
-                    raise PushRefused(503, "busy", "The server is busy; try again.", last) from None
+                    raise SyncRefused(503, "busy", "The server is busy; try again.", last) from None
         results.append(result)
     return PushResponse(last_mutation_id=last, results=results)

@@ -1,4 +1,4 @@
-"""`POST /sync/push`: a device hands over the changes it made, offline or not."""
+"""`POST /sync/push` and `POST /sync/pull`: a device hands over its changes and catches up."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from litestar.params import JSONBody
 
 from server.auth import current_user
 from server.web import translate
+from sync import pull as pulling
 from sync import push as pushing
 from sync.models import Device
-from sync.protocol import ProtocolError, PushRequest, PushResponse
+from sync.protocol import ProtocolError, PullRequest, PullResponse, PushRequest, PushResponse
 
 
 @post("/sync/push", name="sync.push", status_code=200)
@@ -34,7 +35,7 @@ async def push(request: Request, data: JSONBody[PushRequest]) -> Response[PushRe
             request.app.state["sync_commands"],
             lambda m: translate(request, m),
         )
-    except pushing.PushRefused as refused:
+    except pushing.SyncRefused as refused:
         error = ProtocolError(
             code=refused.code, detail=refused.detail, last_mutation_id=refused.last_mutation_id
         )
@@ -46,4 +47,23 @@ async def push(request: Request, data: JSONBody[PushRequest]) -> Response[PushRe
         last = device.last_mutation_id if device else None
         return Response(ProtocolError(code="server_error", detail="Try again later.", last_mutation_id=last),
                         status_code=503)  # fmt: skip
+    return Response(answer)
+
+
+@post("/sync/pull", name="sync.pull", status_code=200)
+async def pull(request: Request, data: JSONBody[PullRequest]) -> Response[PullResponse | ProtocolError]:
+    """The changes since the device's cursor to the records its person may see.
+
+    200 with puts and deletes (`reset`: replace everything held; `more`: pull again and apply all
+    pages together); 401 for someone no longer active (the device wipes its data); 409 when the
+    device belongs to someone else; 426 when the app must update first.
+    """
+    if request.content_type[0] != "application/json":
+        return Response(ProtocolError(code="json_only", detail="Send JSON."), status_code=415)
+    try:
+        answer = await pulling.pull(request.app.state["alchemy"].get_session, current_user(request).id, data)
+    except pushing.SyncRefused as refused:
+        return Response(
+            ProtocolError(code=refused.code, detail=refused.detail), status_code=refused.status_code
+        )
     return Response(answer)

@@ -153,7 +153,7 @@ async def test_two_pushes_of_the_same_mutations_at_once_apply_them_once(app, db,
     async def one_tab():
         try:
             return await pushing.push(sessions, rep.id, request, registry, Message.render)
-        except pushing.PushRefused as refused:  # SQLite's one writer may turn a tab away: it retries later
+        except pushing.SyncRefused as refused:  # SQLite's one writer may turn a tab away: it retries later
             assert refused.status_code == 503
             return None
 

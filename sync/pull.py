@@ -1,0 +1,188 @@
+"""What a device should hold now (DESIGN.md, "Offline sync protocol", pull).
+
+The records a person may see are asked of the same `visible()` that guards the pages. A pull
+compares them, by id and version, with what the device was sent last time (its client view,
+named by the cursor), and answers with the difference: puts for what is new or changed, deletes
+for what the device holds but may no longer see. That covers tombstones, reassigned records and
+a person moved to another team alike, and nothing outside the person's reach is ever sent, not
+even an id. An unknown cursor (a new device, a pruned view) starts afresh with `reset`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from server.accounts.models import Account
+from server.auth import visible
+from server.contacts.models import Contact
+from server.db import Versioned, utcnow
+from server.leads.models import Lead
+from server.orders.models import Order
+from server.organisation.models import OrganisationPolicy
+from server.users.models import User
+from server.visits.models import Visit
+from sync.models import ClientView, Device
+from sync.protocol import SCHEMA_VERSION, Change, PullRequest, PullResponse
+from sync.push import OpenSession, SyncRefused
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+# Puts in one answer; the rest follow with `more` (the device applies them all after the last page).
+PAGE_SIZE = 1000
+# Client views kept per device: the newest few, so a retried pull still finds its cursor.
+VIEWS_KEPT = 3
+# A rep's phone holds the orders of the last 90 days (older ones are looked up online).
+ORDERS_ON_DEVICE = dt.timedelta(days=90)
+SKIPPED_COLUMNS = frozenset({"sa_orm_sentinel"})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of record a device holds: its model, and which of its columns go to the device."""
+
+    name: str
+    model: type[Versioned]
+    columns: tuple[str, ...] | None = None  # None: every column
+
+    def scope(self, actor: User) -> Any:
+        where = visible(actor, self.model)
+        if self.model is Order:
+            where = where & (Order.ordered_at >= utcnow() - ORDERS_ON_DEVICE)
+        return where
+
+
+KINDS = (
+    Kind("organisation_policy", OrganisationPolicy),
+    Kind("users", User, ("id", "name", "role", "team_id", "version")),
+    Kind("accounts", Account),
+    Kind("contacts", Contact),
+    Kind("visits", Visit),
+    Kind("leads", Lead),
+    Kind("orders", Order),
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+def _data(kind: Kind, record: Any) -> dict[str, Any]:
+    names = kind.columns or [c.key for c in record.__table__.columns if c.key not in SKIPPED_COLUMNS]
+    data = {name: _plain(getattr(record, name)) for name in names}
+    if isinstance(record, Order):  # an order's lines and timeline travel with it (its version covers them)
+        data["lines"] = [{"position": line.position, "sku": line.sku, "description": line.description,
+                          "quantity": str(line.quantity), "unit_price": str(line.unit_price),
+                          "amount": str(line.amount)} for line in record.lines]  # fmt: skip
+        data["timeline"] = [
+            {"status": e.status.value, "at": e.happened_at.isoformat()} for e in record.timeline
+        ]
+    return data
+
+
+async def _visible_versions(session: AsyncSession, actor: User) -> dict[str, dict[str, int]]:
+    return {
+        kind.name: {str(record_id): version for record_id, version in
+                    await session.execute(select(kind.model.id, kind.model.version).where(kind.scope(actor)))}
+        for kind in KINDS
+    }  # fmt: skip
+
+
+async def _device(session: AsyncSession, actor: User, request: PullRequest) -> Device:
+    if request.schema_version != SCHEMA_VERSION:
+        raise SyncRefused(
+            426, "update_required", "This version of the app is out of date; reload it to update."
+        )
+    device = await session.get(Device, request.device_id)
+    if device is None:
+        now = utcnow()
+        device = Device(id=request.device_id, user_id=actor.id, app_version=request.app_version[:40],
+                        last_mutation_id=0, created_at=now, last_seen_at=now)  # fmt: skip
+        session.add(device)
+    elif device.user_id != actor.id:
+        raise SyncRefused(409, "device_reset", "This device synced for someone else; start afresh.")
+    return device
+
+
+def _parse_cursor(cursor: str | None) -> int | None:
+    try:
+        return int(cursor) if cursor else None
+    except ValueError:
+        return None
+
+
+async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse:
+    """The changes that bring the device from its cursor to what its person may see now."""
+    async with open_session() as session:
+        if session.bind.dialect.name == "postgresql":  # every read below from one snapshot
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        actor = await session.get(User, actor_id)
+        if actor is None or not actor.is_active or actor.deleted_at is not None:
+            raise SyncRefused(401, "signed_out", "This account is no longer active.")
+        device = await _device(session, actor, request)
+        since = _parse_cursor(request.cursor)
+        view = await session.get(ClientView, (device.id, since)) if since is not None else None
+        held: dict[str, dict[str, int]] = view.records if view is not None else {}
+        now = await _visible_versions(session, actor)
+
+        changes: list[Change] = []
+        sent: dict[str, dict[str, int]] = {}
+        budget = PAGE_SIZE
+        for kind in KINDS:
+            had, has = held.get(kind.name, {}), now[kind.name]
+            kept = {record_id: version for record_id, version in had.items() if record_id in has}
+            changes += [
+                Change(kind=kind.name, op="delete", id=record_id) for record_id in had if record_id not in has
+            ]
+            wanted = [record_id for record_id, version in has.items() if had.get(record_id) != version][
+                :budget
+            ]
+            budget -= len(wanted)
+            for start in range(0, len(wanted), 500):
+                chunk = [uuid.UUID(record_id) for record_id in wanted[start : start + 500]]
+                for record in await session.scalars(select(kind.model).where(kind.model.id.in_(chunk))):
+                    changes.append(
+                        Change(kind=kind.name, op="put", id=str(record.id), data=_data(kind, record))
+                    )
+                    kept[str(record.id)] = record.version
+            sent[kind.name] = kept
+        more = any(had_version != sent[name].get(record_id) for name, records in now.items()
+                   for record_id, had_version in records.items())  # fmt: skip
+
+        cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
+        session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow()))
+        await session.execute(
+            delete(ClientView).where(
+                ClientView.device_id == device.id, ClientView.cursor <= cursor - VIEWS_KEPT
+            )
+        )
+        device.last_seen_at = utcnow()
+        last_mutation_id = device.last_mutation_id
+        await session.commit()
+    return PullResponse(cursor=str(cursor), last_mutation_id=last_mutation_id, changes=changes,
+                        reset=view is None, more=more)  # fmt: skip
+
+
+async def _newest_cursor(session: AsyncSession, device_id: uuid.UUID) -> int:
+    newest = await session.scalar(
+        select(ClientView.cursor)
+        .where(ClientView.device_id == device_id)
+        .order_by(ClientView.cursor.desc())
+        .limit(1)
+    )
+    return newest or 0

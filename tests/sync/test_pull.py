@@ -1,0 +1,172 @@
+"""`POST /sync/pull`: a device gets what its person may see, the changes since, and nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from server.accounts import service as accounts
+from server.orders import service as orders
+from server.orders.models import OrderStatus
+from server.users.models import Role, User
+from sync import pull as pulling
+from tests.conftest import sign_in
+from tests.factories import make_account, make_contact, make_team, make_user
+
+
+@pytest.fixture
+async def world(db):
+    north, south = await make_team(db, "North"), await make_team(db, "South")
+    rep = await make_user(db, Role.REP, north, name="Rita")
+    manager = await make_user(db, Role.MANAGER, north, name="Max")
+    southerner = await make_user(db, Role.REP, south, name="Sid")
+    shop = await make_account(db, rep, name="Rita's Shop", customer_number="C1")
+    await make_contact(db, rep, shop, name="Rita's Contact")
+    secret = await make_account(db, southerner, name="Southern Secret", customer_number="C2")
+    await make_contact(db, southerner, secret, name="Southern Contact")
+    for number, days_ago, customer in (("SO-NEW", 10, "C1"), ("SO-OLD", 200, "C1"), ("SO-SOUTH", 5, "C2")):
+        order = orders.OrderIn(
+            customer_number=customer, status=OrderStatus.PLACED, currency="GBP",
+            ordered_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago),
+            lines=[orders.OrderLineIn(sku="X", quantity=Decimal(2), unit_price=Decimal("4.50"))],
+        )  # fmt: skip
+        await orders.upsert(db, number, order)
+    await db.commit()
+    return {
+        "rep": rep,
+        "manager": manager,
+        "southerner": southerner,
+        "shop": shop,
+        "secret": secret,
+        "south": south,
+    }
+
+
+async def pull(client, device: uuid.UUID, cursor: str | None = None) -> dict:
+    body = {"device_id": str(device), "schema_version": 1, "app_version": "test", "cursor": cursor}
+    response = await client.post("/sync/pull", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def held(answer: dict, kind: str) -> dict[str, dict]:
+    return {c["id"]: c.get("data") for c in answer["changes"] if c["kind"] == kind and c["op"] == "put"}
+
+
+def names(answer: dict, kind: str) -> set[str]:
+    key = "number" if kind == "orders" else "name"
+    return {data[key] for data in held(answer, kind).values()}
+
+
+async def test_a_new_device_gets_what_its_person_may_see_and_nothing_else(client, db, world) -> None:
+    await sign_in(client, world["rep"].id)
+    first = await pull(client, uuid.uuid4())
+    assert first["reset"] is True and first["more"] is False
+    assert names(first, "accounts") == {"Rita's Shop"}
+    assert names(first, "contacts") == {"Rita's Contact"}
+    assert names(first, "orders") == {"SO-NEW"}  # the last 90 days; SO-OLD is looked up online
+    assert held(first, "orders").popitem()[1]["lines"][0]["amount"] == "9.00"
+    assert names(first, "users") == {"Rita"}
+    assert len(held(first, "organisation_policy")) == 0  # none stored yet: the defaults apply
+    text = str(first)
+    for secret in ("Southern", "SO-SOUTH", str(world["secret"].id), "Sid"):
+        assert secret not in text
+
+
+async def test_a_second_pull_gets_only_what_changed(client, db, world) -> None:
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    quiet = await pull(client, device, first["cursor"])
+    assert (quiet["changes"], quiet["reset"], quiet["more"]) == ([], False, False)
+    await accounts.update(db, world["rep"], world["shop"].id, {"phone": "0161 496 0999"})
+    await db.commit()
+    after = await pull(client, device, quiet["cursor"])
+    assert [(c["kind"], c["op"], c["data"]["phone"]) for c in after["changes"]] == [
+        ("accounts", "put", "0161 496 0999")
+    ]
+
+
+async def test_a_pull_whose_answer_was_lost_is_answered_again(client, db, world) -> None:
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    await accounts.update(db, world["rep"], world["shop"].id, {"city": "Bury"})
+    await db.commit()
+    lost = await pull(client, device, first["cursor"])
+    again = await pull(client, device, first["cursor"])
+    assert lost["changes"] == again["changes"] and len(again["changes"]) == 1
+
+
+async def test_a_reassigned_account_leaves_the_device_with_its_contacts(client, db, world) -> None:
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    await accounts.update(db, world["manager"], world["shop"].id, {"owner_id": str(world["manager"].id)})
+    await db.commit()
+    after = await pull(client, device, first["cursor"])
+    gone = {(c["kind"], c["id"]) for c in after["changes"] if c["op"] == "delete"}
+    assert ("accounts", str(world["shop"].id)) in gone
+    assert {kind for kind, _ in gone} >= {"accounts", "contacts", "orders"}
+
+
+async def test_a_manager_whose_rep_moves_team_loses_that_reps_records(client, db, world) -> None:
+    await sign_in(client, world["manager"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    assert "Rita's Shop" in names(first, "accounts")
+    rep = await db.get(User, world["rep"].id)
+    rep.team_id = world["south"].id  # nothing about the account itself changes
+    await db.commit()
+    after = await pull(client, device, first["cursor"])
+    assert ("accounts", str(world["shop"].id)) in {
+        (c["kind"], c["id"]) for c in after["changes"] if c["op"] == "delete"
+    }
+
+
+async def test_a_large_first_sync_comes_in_pages(client, db, world, monkeypatch) -> None:
+    for number in range(6):
+        await make_account(db, world["rep"], name=f"Extra {number}")
+    monkeypatch.setattr(pulling, "PAGE_SIZE", 4)
+    await sign_in(client, world["rep"].id)
+    device, cursor, pages, seen = uuid.uuid4(), None, [], set()
+    while True:
+        answer = await pull(client, device, cursor)
+        pages.append(answer)
+        seen |= names(answer, "accounts")
+        cursor = answer["cursor"]
+        if not answer["more"]:
+            break
+    assert len(pages) >= 3 and pages[0]["reset"] and not any(page["reset"] for page in pages[1:])
+    assert seen == {"Rita's Shop", *(f"Extra {n}" for n in range(6))}
+    assert (await pull(client, device, cursor))["changes"] == []
+
+
+async def test_unknown_cursors_restart_and_devices_stay_with_their_person(client, db, world) -> None:
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    assert (await pull(client, device, "not-a-cursor"))["reset"] is True
+    await sign_in(client, world["southerner"].id)
+    refused = await client.post(
+        "/sync/pull", json={"device_id": str(device), "schema_version": 1, "app_version": "x"}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "device_reset")
+    old = await client.post(
+        "/sync/pull", json={"device_id": str(uuid.uuid4()), "schema_version": 0, "app_version": "x"}
+    )
+    assert old.status_code == 426
+
+
+async def test_a_pull_reports_which_pushed_mutations_it_includes(client, db, world) -> None:
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    mutation = {"id": 1, "name": "contacts.create",
+                "args": {"id": str(uuid.uuid4()), "account_id": str(world["shop"].id), "name": "New Face"}}  # fmt: skip
+    pushed = await client.post("/sync/push", json={"device_id": str(device), "schema_version": 1,
+                                                   "app_version": "test", "mutations": [mutation]})  # fmt: skip
+    assert pushed.json()["results"][0]["status"] == "applied"
+    answer = await pull(client, device)
+    assert answer["last_mutation_id"] == 1 and "New Face" in names(answer, "contacts")
