@@ -2,8 +2,10 @@
 
 - `registry`: the named commands a device may send, and how a mutation's args reach each one.
 - `push`: applying a device's mutations in order, each exactly once (`POST /sync/push`).
-- `models`: the device ledger.
+- `pull`: the difference between what a device was sent and what its person may see now
+  (`POST /sync/pull`).
+- `models`: the device ledger and the client views.
 
-Still to come with the offline-sync issue: the pull, per-field merge and conflicts, and the
-device side in `pwa/`.
+Still to come with the offline-sync issue: per-field merge and conflicts, and the device side in
+`pwa/`.
 """
