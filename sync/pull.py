@@ -164,6 +164,9 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         more = any(had_version != sent[name].get(record_id) for name, records in now.items()
                    for record_id, had_version in records.items())  # fmt: skip
 
+        if view is not None and not changes:  # nothing new: the same cursor, and nothing written
+            return PullResponse(cursor=str(since), last_mutation_id=device.last_mutation_id, changes=[],
+                                reset=False, more=False)  # fmt: skip
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
         session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow()))
         await session.execute(

@@ -82,6 +82,7 @@ async def test_a_second_pull_gets_only_what_changed(client, db, world) -> None:
     first = await pull(client, device)
     quiet = await pull(client, device, first["cursor"])
     assert (quiet["changes"], quiet["reset"], quiet["more"]) == ([], False, False)
+    assert quiet["cursor"] == first["cursor"]  # nothing new: nothing stored either
     await accounts.update(db, world["rep"], world["shop"].id, {"phone": "0161 496 0999"})
     await db.commit()
     after = await pull(client, device, quiet["cursor"])
