@@ -20,7 +20,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +29,7 @@ from sqlalchemy import event, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.throwaway import throwaway_settings
 from server.accounts.models import Account
 from server.app import create_app
 from server.auth import visible
@@ -38,7 +38,7 @@ from server.leads.models import Lead
 from server.orders.models import Order
 from server.users.models import Role, TeamManager, User
 from server.visits.models import Visit
-from tests.conftest import create_pg_database, csrf_token, drop_pg_database, make_settings, migrate
+from tests.conftest import csrf_token
 
 BUSIEST = 10  # accounts with the most orders, visits and leads: in every person's sample
 IN_LIST = re.compile(r"IN \((?:\?|\$\d+(?:::\w+)?)(?:, (?:\?|\$\d+(?:::\w+)?))*\)")
@@ -172,21 +172,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=60, help="accounts in each person's sample")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request on stderr
-    with tempfile.TemporaryDirectory() as folder:
-        var_dir = Path(folder)
-        name = f"fieldbook_bench_{uuid.uuid4().hex[:8]}"
-        url = (
-            f"sqlite+aiosqlite:///{var_dir / 'bench.sqlite3'}"
-            if args.backend == "sqlite"
-            else create_pg_database(name)
-        )
-        try:
-            settings = make_settings(url, var_dir)
-            migrate(settings)
-            rows, by_statement = asyncio.run(run(settings, args.scale, args.rounds, args.accounts))
-        finally:
-            if args.backend == "postgresql":
-                drop_pg_database(name)
+    with throwaway_settings(args.backend) as settings:
+        rows, by_statement = asyncio.run(run(settings, args.scale, args.rounds, args.accounts))
     print(
         f"| account page ({args.backend}, scale {args.scale}) | accounts seen | sampled "
         "| p50 | p95 | max | SQL statements | of which in SQL (p50) |"

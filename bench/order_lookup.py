@@ -14,9 +14,7 @@ import asyncio
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from litestar.testing import AsyncTestClient
@@ -24,12 +22,13 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.throwaway import throwaway_settings
 from server.accounts.models import Account
 from server.app import create_app
 from server.demo import load_demo
 from server.orders.models import Order
 from server.users.models import Role, User
-from tests.conftest import create_pg_database, csrf_token, drop_pg_database, make_settings, migrate
+from tests.conftest import csrf_token
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -100,21 +99,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        var_dir = Path(folder)
-        name = f"fieldbook_bench_{uuid.uuid4().hex[:8]}"
-        url = (
-            f"sqlite+aiosqlite:///{var_dir / 'bench.sqlite3'}"
-            if args.backend == "sqlite"
-            else create_pg_database(name)
-        )
-        try:
-            settings = make_settings(url, var_dir)
-            migrate(settings)
-            rows = asyncio.run(run(settings, args.scale, args.rounds))
-        finally:
-            if args.backend == "postgresql":
-                drop_pg_database(name)
+    with throwaway_settings(args.backend) as settings:
+        rows = asyncio.run(run(settings, args.scale, args.rounds))
     print(f"| page ({args.backend}) | as | p50 | p95 |\n| --- | --- | ---: | ---: |")
     for label, who, p50, p95 in rows:
         print(f"| {label} | {who} | {p50:.1f} ms | {p95:.1f} ms |")

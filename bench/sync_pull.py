@@ -15,7 +15,6 @@ import json
 import logging
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,10 +25,11 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.account_page import percentile
+from bench.throwaway import throwaway_settings
 from server.app import create_app
 from server.demo import load_demo
 from server.users.models import Role, User
-from tests.conftest import create_pg_database, csrf_token, drop_pg_database, make_settings, migrate
+from tests.conftest import csrf_token
 
 
 async def first_sync(client, device: uuid.UUID) -> tuple[float, int, int, str]:
@@ -86,21 +86,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as folder:
-        var_dir = Path(folder)
-        name = f"fieldbook_bench_{uuid.uuid4().hex[:8]}"
-        url = (
-            f"sqlite+aiosqlite:///{var_dir / 'bench.sqlite3'}"
-            if args.backend == "sqlite"
-            else create_pg_database(name)
-        )
-        try:
-            settings = make_settings(url, var_dir)
-            migrate(settings)
-            rows = asyncio.run(run(settings, args.scale, args.rounds))
-        finally:
-            if args.backend == "postgresql":
-                drop_pg_database(name)
+    with throwaway_settings(args.backend) as settings:
+        rows = asyncio.run(run(settings, args.scale, args.rounds))
     print(
         f"| sync pull ({args.backend}, scale {args.scale}) | first sync p50 | p95 | pages | JSON | quiet pull p50 | p95 |"
     )
