@@ -10,7 +10,7 @@ from server.organisation.models import OrganisationPolicy
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
 from server.visits.models import Visit
-from sync.models import ClientView, Device, MutationRecord
+from sync.models import ClientView, Conflict, Device, MutationRecord
 
 __all__ = [
     "Account",
@@ -18,6 +18,7 @@ __all__ = [
     "AuditEvent",
     "ChangeCounter",
     "ClientView",
+    "Conflict",
     "Contact",
     "Device",
     "Group",

@@ -55,3 +55,22 @@ class ClientView(AdvancedDeclarativeBase):
     # {"accounts": {"<id>": version, ...}, "contacts": {...}, ...}
     records: Mapped[dict[str, Any]] = mapped_column(JsonB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Conflict(AdvancedDeclarativeBase):
+    """A field a device and the server both changed: what each said, and what it was before."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sync_devices.id"))
+    mutation_id: Mapped[int] = mapped_column(BigInteger)
+    record_kind: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[uuid.UUID] = mapped_column(GUID)
+    field: Mapped[str] = mapped_column(String(60))
+    # JSON values as the device sent them and as the server had them; `kept` says which stands.
+    values: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    kept: Mapped[str] = mapped_column(String(16))  # "yours" (the later arrival) or "server" (long notes)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -23,6 +23,7 @@ from server.db import utcnow
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.users.models import User
+from sync.merge import merge_args
 from sync.models import Device, MutationRecord
 from sync.protocol import (
     MAX_MUTATIONS_PER_PUSH,
@@ -131,8 +132,14 @@ async def _apply_once(
     try:
         if handler is None:
             raise CommandError(Message(N_("The server does not know this kind of change; update the app.")))
-        record = await handler(session, actor, mutation.args, Context(received_at=received_at))
+        args, conflicts = mutation.args, []
+        if merge := registry.merges.get(mutation.name):
+            args, conflicts = await merge_args(session, merge, args, mutation.base_version, user_id=user_id,
+                                               device_id=device_id, mutation_id=mutation.id)  # fmt: skip
+        record = await handler(session, actor, args, Context(received_at=received_at))
         status, outcome = "applied", {"id": str(record.id), "version": record.version}
+        if conflicts:
+            outcome["conflicts"] = conflicts
     except CommandError as error:
         # Nothing the command wrote survives; the refusal itself is recorded in a clean transaction.
         await session.rollback()

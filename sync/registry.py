@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from server.accounts import service as accounts
+from server.accounts.models import Account
 from server.contacts import service as contacts
+from server.contacts.models import Contact
 from server.leads import service as leads
+from server.leads.models import Lead
 from server.visits import service as visits
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from server.db import Versioned
     from server.users.models import User
 
 
@@ -33,14 +37,30 @@ class Context:
 Handler = Callable[["AsyncSession", "User", Mapping[str, Any], Context], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class Merge:
+    """How an edit command's fields merge with the server's (DESIGN.md: per field).
+
+    `target` names the arg holding the record's id; `notes` are long text fields, which a device
+    never overwrites when the server changed them too.
+    """
+
+    model: type[Versioned]
+    target: str
+    notes: tuple[str, ...] = ()
+
+
 @dataclass
 class Registry:
     handlers: dict[str, Handler] = field(default_factory=dict)
+    merges: dict[str, Merge] = field(default_factory=dict)
 
-    def register(self, name: str, handler: Handler) -> None:
+    def register(self, name: str, handler: Handler, *, merge: Merge | None = None) -> None:
         if name in self.handlers:
             raise ValueError(f"sync command {name!r} is registered twice")
         self.handlers[name] = handler
+        if merge is not None:
+            self.merges[name] = merge
 
     def get(self, name: str) -> Handler | None:
         return self.handlers.get(name)
@@ -63,8 +83,13 @@ def rep_day_commands(registry: Registry) -> Registry:
         "leads.convert": lambda s, u, a, _: leads.convert(s, u, a.get("lead_id"), a),
         "leads.disqualify": lambda s, u, a, _: leads.disqualify(s, u, a.get("lead_id"), a),
     }  # fmt: skip
+    merges = {
+        "accounts.update": Merge(Account, "account_id", notes=("notes",)),
+        "contacts.update": Merge(Contact, "contact_id"),
+        "leads.update": Merge(Lead, "lead_id", notes=("note",)),
+    }
     for name, handler in commands.items():
-        registry.register(name, handler)
+        registry.register(name, handler, merge=merges.get(name))
     return registry
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import JsonB
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -22,3 +22,5 @@ class AuditEvent(UUIDv7AuditBase):
     record_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
+    # The record's version after this change: which fields changed since a version a device had.
+    record_version: Mapped[int | None] = mapped_column(BigInteger, default=None)

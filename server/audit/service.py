@@ -53,9 +53,26 @@ def record(
         record_id=target.id,
         before=before,
         after=after,
+        record_version=getattr(target, "version", None),
     )
     session.add(event)
     return event
+
+
+async def changed_since(session: AsyncSession, record_id: uuid.UUID, version: int) -> dict[str, Any]:
+    """The fields of a record changed after `version`, each with its value before the first such change."""
+    events = await session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.record_id == record_id, AuditEvent.record_version > version)
+        .order_by(AuditEvent.record_version, AuditEvent.id)
+    )
+    original: dict[str, Any] = {}
+    for event in events:
+        for name, value in (event.before or {}).items():
+            original.setdefault(name, value)
+        for name in event.after or {}:
+            original.setdefault(name, None)
+    return original
 
 
 async def events_for(session: AsyncSession, record_id: uuid.UUID, *, limit: int = 50) -> list[AuditEvent]:

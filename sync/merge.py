@@ -1,0 +1,67 @@
+"""Per-field merge of an offline edit with what the server got meanwhile (DESIGN.md).
+
+A field conflicts only if the server changed it after the version the device's edit was based
+on, and the device changed it too. Then the later arrival (this edit) wins and the value it
+replaces is kept as a conflict the person can see and undo; a long note is never overwritten:
+the server's stays and the device's is kept as the conflict. Fields only the server changed keep
+the server's value, even when the device sends the whole record back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from server.audit import service as audit
+from server.db import utcnow
+from sync.models import Conflict
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from sync.registry import Merge
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+async def merge_args(
+    session: AsyncSession,
+    merge: Merge,
+    args: dict[str, Any],
+    base_version: int | None,
+    *,
+    user_id: uuid.UUID,
+    device_id: uuid.UUID,
+    mutation_id: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The args to apply, and the conflicts found (already recorded)."""
+    record_id = _uuid(args.get(merge.target))
+    record = await session.get(merge.model, record_id) if record_id else None
+    if base_version is None or record is None:
+        return args, []  # nothing to merge against: the command decides (a missing record is refused)
+    merged, conflicts = dict(args), []
+    for name, original in (await audit.changed_since(session, record.id, base_version)).items():
+        if name not in args:
+            continue
+        server_value = audit.snapshot(record, [name])[name]
+        if _text(args[name]) == _text(original) or _text(args[name]) == _text(server_value):
+            merged[name] = server_value  # only the server changed it (or both alike): the server's stands
+            continue
+        kept = "server" if name in merge.notes else "yours"
+        if kept == "server":
+            merged[name] = server_value
+        values = {"yours": args[name], "server": server_value, "original": original}
+        session.add(Conflict(id=uuid.uuid4(), user_id=user_id, device_id=device_id, mutation_id=mutation_id,
+                             record_kind=merge.model.__tablename__, record_id=record.id, field=name, values=values,
+                             kept=kept, created_at=utcnow()))  # fmt: skip
+        conflicts.append({"field": name, "kept": kept, **values})
+    return merged, conflicts
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
