@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from server.i18n import N_
 from server.orders.models import Order, OrderStatus
 from server.organisation import service as organisation
 from server.users.models import Role
+from server.validation import Fields
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,10 +75,15 @@ async def refresh(session: AsyncSession, account_ids: Iterable[uuid.UUID] | None
     return changed
 
 
-async def override(session: AsyncSession, actor: User, account_id: Any, tier: Tier | None) -> Account:
-    """accounts.override_tier: a manager fixes an account's tier by hand, or (None) hands it back to the orders."""
+async def override(session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any]) -> Account:
+    """accounts.override_tier: a manager fixes an account's tier by hand, or (empty) hands it back to the orders."""
     if actor.role not in (Role.MANAGER, Role.ADMIN):
         raise PermissionDenied(Message(N_("Only managers can change an account's tier.")))
     account = await get_visible(session, actor, Account, account_id)
-    await apply_changes(session, actor, account, {"tier_override": tier}, "accounts.override_tier")
+    chosen: Tier | None = None
+    if str(raw.get("tier_override") or "").strip():
+        fields = Fields(raw)
+        fields.choice("tier_override", Tier)
+        chosen = fields.result()["tier_override"]
+    await apply_changes(session, actor, account, {"tier_override": chosen}, "accounts.override_tier")
     return account

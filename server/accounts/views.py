@@ -87,12 +87,7 @@ class AccountController(Controller):
         self, request: Request, db_session: DbSession, account_id: FromPath[UUID]
     ) -> Response:
         form = dict(await request.form())
-        chosen = str(form.get("tier_override", ""))
-        if chosen and chosen not in Tier.__members__:
-            raise ValidationError({"tier_override": Message(N_("Choose one of the options."))})
-        account = await tiers.override(
-            db_session, current_user(request), account_id, Tier(chosen) if chosen else None
-        )
+        account = await tiers.override(db_session, current_user(request), account_id, form)
         await db_session.commit()
         flash(request, Message(N_("Tier of %(name)s saved."), {"name": account.name}))
         return redirect(request, f"/accounts/{account.id}")

@@ -18,18 +18,28 @@ class GeofenceMode(enum.StrEnum):
     HARD = "hard"
 
 
+# The policy in force until an admin sets one.
+DEFAULT_POLICY = {
+    "geofence_radius_m": 200,
+    "geofence_mode": GeofenceMode.SOFT,
+    "low_accuracy_m": 100,
+    "tier_a_min": Decimal(50_000),
+    "tier_b_min": Decimal(10_000),
+}
+
+
 class OrganisationPolicy(Versioned):
     __tablename__ = "organisation_policy"
 
-    geofence_radius_m: Mapped[int] = mapped_column(Integer, default=200)
+    geofence_radius_m: Mapped[int] = mapped_column(Integer, default=DEFAULT_POLICY["geofence_radius_m"])
     geofence_mode: Mapped[GeofenceMode] = mapped_column(
         Enum(
             GeofenceMode, native_enum=False, length=8, values_callable=lambda modes: [m.value for m in modes]
         ),
-        default=GeofenceMode.SOFT,
+        default=DEFAULT_POLICY["geofence_mode"],
     )
     # A fix less precise than this is flagged as low accuracy.
-    low_accuracy_m: Mapped[int] = mapped_column(Integer, default=100)
+    low_accuracy_m: Mapped[int] = mapped_column(Integer, default=DEFAULT_POLICY["low_accuracy_m"])
     # Order value over the last 12 months that makes a customer tier A, or at least tier B.
-    tier_a_min: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(50_000))
-    tier_b_min: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(10_000))
+    tier_a_min: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=DEFAULT_POLICY["tier_a_min"])
+    tier_b_min: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=DEFAULT_POLICY["tier_b_min"])

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server.commands import apply_changes, insert
 from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
-from server.organisation.models import GeofenceMode, OrganisationPolicy
+from server.organisation.models import DEFAULT_POLICY, GeofenceMode, OrganisationPolicy
 from server.validation import Fields
 
 if TYPE_CHECKING:
@@ -24,10 +24,7 @@ FIELDS = ("geofence_radius_m", "geofence_mode", "low_accuracy_m", "tier_a_min", 
 
 def defaults() -> OrganisationPolicy:
     """The policy in force until an admin changes it (not stored, so reading never writes)."""
-    return OrganisationPolicy(
-        geofence_radius_m=200, geofence_mode=GeofenceMode.SOFT, low_accuracy_m=100,
-        tier_a_min=Decimal(50_000), tier_b_min=Decimal(10_000),
-    )  # fmt: skip
+    return OrganisationPolicy(**DEFAULT_POLICY)
 
 
 async def policy(session: AsyncSession) -> OrganisationPolicy:
@@ -59,15 +56,25 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def update(session: AsyncSession, actor: User, raw: Mapping[str, Any]) -> OrganisationPolicy:
-    """organisation.update_policy: change the geofence and tier thresholds."""
+async def update(
+    session: AsyncSession, actor: User, raw: Mapping[str, Any]
+) -> tuple[OrganisationPolicy, int]:
+    """organisation.update_policy: change the geofence and tier thresholds.
+
+    New thresholds apply to every account at once; returns the policy and how many accounts
+    changed tier.
+    """
+    # Imported here: tiers reads this module's policy, so a module-level import would be circular.
+    from server.accounts import tiers
+
     if not actor.is_admin:
         raise PermissionDenied(Message(N_("Only admins can change the organisation's policy.")))
     values = _validate(raw)
     current = await policy(session)
     if current not in session:
-        return await insert(
+        current = await insert(
             session, actor, OrganisationPolicy(**values), "organisation.update_policy", FIELDS
         )
-    await apply_changes(session, actor, current, values, "organisation.update_policy")
-    return current
+    else:
+        await apply_changes(session, actor, current, values, "organisation.update_policy")
+    return current, await tiers.refresh(session)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 
-from server.accounts import tiers
 from server.auth import current_user, requires_role
 from server.db import DbSession
 from server.errors import Message, ValidationError
@@ -32,10 +31,9 @@ class OrganisationController(Controller):
     async def update(self, request: Request, db_session: DbSession) -> Response:
         form = dict(await request.form())
         try:
-            await organisation.update(db_session, current_user(request), form)
+            _, changed = await organisation.update(db_session, current_user(request), form)
         except ValidationError as error:
             return self._form(request, form, error)
-        changed = await tiers.refresh(db_session)  # new thresholds apply at once
         await db_session.commit()
         flash(request, Message(N_("Policy saved. %(count)s accounts changed tier."), {"count": changed}))
         return redirect(request, "/admin/organisation")

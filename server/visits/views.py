@@ -114,9 +114,8 @@ class VisitsController(Controller):
             visit = await visits.plan(db_session, current_user(request), form, record_id=form.get("id"))
         except ValidationError as error:
             return await self._plan_form(request, db_session, form, error)
-        name = visit.account.name
         await db_session.commit()
-        flash(request, Message(N_("Visit to %(name)s planned."), {"name": name}))
+        flash(request, Message(N_("Visit to %(name)s planned."), {"name": visit.account.name}))
         return redirect(request, f"/?day={visit.planned_on.isoformat()}")
 
     async def _plan_form(
