@@ -28,9 +28,9 @@ from server.orders.models import Order
 from server.organisation.models import OrganisationPolicy
 from server.users.models import User
 from server.visits.models import Visit
-from sync.models import ClientView, Device
-from sync.protocol import SCHEMA_VERSION, Change, PullRequest, PullResponse
-from sync.push import OpenSession, SyncRefused
+from sync.models import ClientView
+from sync.protocol import Change, PullRequest, PullResponse
+from sync.push import OpenSession, SyncRefused, check_schema, device_for
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,22 +103,6 @@ async def _visible_versions(session: AsyncSession, actor: User) -> dict[str, dic
     }  # fmt: skip
 
 
-async def _device(session: AsyncSession, actor: User, request: PullRequest) -> Device:
-    if request.schema_version != SCHEMA_VERSION:
-        raise SyncRefused(
-            426, "update_required", "This version of the app is out of date; reload it to update."
-        )
-    device = await session.get(Device, request.device_id)
-    if device is None:
-        now = utcnow()
-        device = Device(id=request.device_id, user_id=actor.id, app_version=request.app_version[:40],
-                        last_mutation_id=0, created_at=now, last_seen_at=now)  # fmt: skip
-        session.add(device)
-    elif device.user_id != actor.id:
-        raise SyncRefused(409, "device_reset", "This device synced for someone else; start afresh.")
-    return device
-
-
 def _parse_cursor(cursor: str | None) -> int | None:
     try:
         return int(cursor) if cursor else None
@@ -134,7 +118,8 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         actor = await session.get(User, actor_id)
         if actor is None or not actor.is_active or actor.deleted_at is not None:
             raise SyncRefused(401, "signed_out", "This account is no longer active.")
-        device = await _device(session, actor, request)
+        check_schema(request.schema_version)
+        device = await device_for(session, actor.id, request.device_id, request.app_version)
         since = _parse_cursor(request.cursor)
         view = await session.get(ClientView, (device.id, since)) if since is not None else None
         held: dict[str, dict[str, int]] = view.records if view is not None else {}

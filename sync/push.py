@@ -55,11 +55,15 @@ class SyncRefused(Exception):
         self.last_mutation_id = last_mutation_id
 
 
-def _check_request(request: PushRequest) -> None:
-    if request.schema_version != SCHEMA_VERSION:
+def check_schema(schema_version: int) -> None:
+    if schema_version != SCHEMA_VERSION:
         raise SyncRefused(
             426, "update_required", "This version of the app is out of date; reload it to update."
         )
+
+
+def _check_request(request: PushRequest) -> None:
+    check_schema(request.schema_version)
     if len(request.mutations) > MAX_MUTATIONS_PER_PUSH:
         raise SyncRefused(413, "too_many", f"Send at most {MAX_MUTATIONS_PER_PUSH} mutations at a time.")
     ids = [mutation.id for mutation in request.mutations]
@@ -72,25 +76,31 @@ async def _device(session: AsyncSession, device_id: uuid.UUID, *, lock: bool) ->
     return await session.scalar(query.with_for_update() if lock else query)
 
 
+async def device_for(
+    session: AsyncSession, user_id: uuid.UUID, device_id: uuid.UUID, app_version: str
+) -> Device:
+    """The device, bound to this user on first contact (added to the session, not committed)."""
+    device = await _device(session, device_id, lock=False)
+    if device is None:
+        now = utcnow()
+        device = Device(id=device_id, user_id=user_id, app_version=app_version[:40], last_mutation_id=0,
+                        created_at=now, last_seen_at=now)  # fmt: skip
+        session.add(device)
+    elif device.user_id != user_id:
+        raise SyncRefused(409, "device_reset", "This device synced for someone else; start afresh.")
+    return device
+
+
 async def _bind_device(open_session: OpenSession, user_id: uuid.UUID, request: PushRequest) -> int:
-    """The device's last applied mutation, registering the device to this user on first contact."""
+    """The device's last applied mutation, registering the device first if it is new."""
     for _ in range(ATTEMPTS):
         async with open_session() as session:
-            device = await _device(session, request.device_id, lock=False)
-            if device is not None:
-                if device.user_id != user_id:
-                    raise SyncRefused(
-                        409, "device_reset", "This device synced for someone else; start afresh."
-                    )
-                return device.last_mutation_id
-            now = utcnow()
-            session.add(Device(id=request.device_id, user_id=user_id, app_version=request.app_version[:40],
-                               last_mutation_id=0, created_at=now, last_seen_at=now))  # fmt: skip
+            device = await device_for(session, user_id, request.device_id, request.app_version)
             try:
                 await session.commit()
             except IntegrityError:  # registered by a concurrent push meanwhile: read it again
                 continue
-            return 0
+            return device.last_mutation_id
     raise SyncRefused(503, "busy", "The server is busy; try again.")
 
 
