@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 # Route handlers that anyone may reach carry this in their `opt`; everything else needs a user.
 PUBLIC = {"exclude_from_auth": True, "public": True}
+# The 401 of someone whose account was deactivated or deleted (not merely signed out).
+ACCOUNT_INACTIVE = "account_inactive"
 SESSION_USER_KEY = "user_id"
 _FRESH_SESSION_ID = "fieldbook_fresh_session_id"
 
@@ -87,7 +89,8 @@ async def retrieve_user(session_data: dict[str, Any], connection: ASGIConnection
         return None
     user = await db_session(connection).get(User, user_id)
     if user is None or not user.is_active or user.deleted_at is not None:
-        return None
+        # Said apart from "not signed in", so a device wipes what it holds for this person.
+        raise NotAuthorizedException(extra={"reason": ACCOUNT_INACTIVE})
     return user
 
 

@@ -199,6 +199,7 @@ def redirect(request: Request, path: str) -> Response[Any]:
 
 ERROR_TITLES = {
     400: Message(N_("That request could not be understood.")),
+    401: Message(N_("Please sign in again.")),
     403: Message(N_("You do not have access to this.")),
     404: Message(N_("We could not find that page.")),
     405: Message(N_("That request could not be understood.")),

@@ -53,10 +53,12 @@ async def merge_args(
         if kept == "server":
             merged[name] = server_value
         values = {"yours": args[name], "server": server_value, "original": original}
-        session.add(Conflict(id=uuid.uuid4(), user_id=user_id, device_id=device_id, mutation_id=mutation_id,
+        conflict_id = uuid.uuid4()
+        session.add(Conflict(id=conflict_id, user_id=user_id, device_id=device_id, mutation_id=mutation_id,
                              record_kind=merge.model.__tablename__, record_id=record.id, field=name, values=values,
                              kept=kept, created_at=utcnow()))  # fmt: skip
-        conflicts.append({"field": name, "kept": kept, **values})
+        conflicts.append({"id": str(conflict_id), "kind": merge.model.__tablename__, "record_id": str(record.id),
+                          "field": name, "kept": kept, **values})  # fmt: skip
     return merged, conflicts
 
 

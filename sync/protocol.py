@@ -70,3 +70,5 @@ class PullResponse(msgspec.Struct):
     reset: bool
     # True: more changes follow; pull again with `cursor` and apply them all together.
     more: bool
+    # How many records the following pages will bring (for a first sync's progress bar).
+    remaining: int = 0

@@ -146,12 +146,12 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
                     )
                     kept[str(record.id)] = record.version
             sent[kind.name] = kept
-        more = any(had_version != sent[name].get(record_id) for name, records in now.items()
-                   for record_id, had_version in records.items())  # fmt: skip
+        remaining = sum(version != sent[name].get(record_id) for name, records in now.items()
+                        for record_id, version in records.items())  # fmt: skip
 
         if view is not None and not changes:  # nothing new: the same cursor, and nothing written
             return PullResponse(cursor=str(since), last_mutation_id=device.last_mutation_id, changes=[],
-                                reset=False, more=False)  # fmt: skip
+                                reset=False, more=False, remaining=0)  # fmt: skip
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
         session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow()))
         await session.execute(
@@ -163,7 +163,7 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         last_mutation_id = device.last_mutation_id
         await session.commit()
     return PullResponse(cursor=str(cursor), last_mutation_id=last_mutation_id, changes=changes,
-                        reset=view is None, more=more)  # fmt: skip
+                        reset=view is None, more=remaining > 0, remaining=remaining)  # fmt: skip
 
 
 async def _newest_cursor(session: AsyncSession, device_id: uuid.UUID) -> int:

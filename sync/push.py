@@ -147,7 +147,7 @@ async def _apply_once(
             args, conflicts = await merge_args(session, merge, args, mutation.base_version, user_id=user_id,
                                                device_id=device_id, mutation_id=mutation.id)  # fmt: skip
         record = await handler(session, actor, args, Context(received_at=received_at))
-        status, outcome = "applied", {"id": str(record.id), "version": record.version}
+        status, outcome = "applied", {"id": str(record.id), "version": getattr(record, "version", None)}
         if conflicts:
             outcome["conflicts"] = conflicts
     except CommandError as error:

@@ -18,6 +18,7 @@ from server.contacts.models import Contact
 from server.leads import service as leads
 from server.leads.models import Lead
 from server.visits import service as visits
+from sync import conflicts
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,4 +95,6 @@ def rep_day_commands(registry: Registry) -> Registry:
 
 
 def default_registry() -> Registry:
-    return rep_day_commands(Registry())
+    registry = rep_day_commands(Registry())
+    registry.register("sync.resolve_conflict", lambda s, u, a, _: conflicts.resolve(s, u, a))
+    return registry

@@ -53,12 +53,53 @@ async def test_the_same_field_goes_to_the_later_arrival_and_the_other_is_kept(cl
     base = account.version
     await edit(client, uuid.uuid4(), 1, account, base, city="Bolton")
     later = await edit(client, uuid.uuid4(), 1, account, base, city="Rochdale")
-    assert later["outcome"]["conflicts"] == [
-        {"field": "city", "kept": "yours", "yours": "Rochdale", "server": "Bolton", "original": "Bury"}
-    ]
-    assert (await db.get(Account, account.id, populate_existing=True)).city == "Rochdale"
     conflict = await db.scalar(select(Conflict))
+    assert later["outcome"]["conflicts"] == [
+        {"id": str(conflict.id), "kind": "accounts", "record_id": str(account.id), "field": "city",
+         "kept": "yours", "yours": "Rochdale", "server": "Bolton", "original": "Bury"}
+    ]  # fmt: skip
+    assert (await db.get(Account, account.id, populate_existing=True)).city == "Rochdale"
     assert (conflict.field, conflict.user_id, conflict.values["server"]) == ("city", rep.id, "Bolton")
+
+
+async def resolve(client, device: uuid.UUID, number: int, conflict_id: object, choice: str) -> dict:
+    mutation = {"id": number, "name": "sync.resolve_conflict",
+                "args": {"conflict_id": str(conflict_id), "choice": choice}}  # fmt: skip
+    response = await client.post("/sync/push", json={"device_id": str(device), "schema_version": 1,
+                                                      "app_version": "test", "mutations": [mutation]})  # fmt: skip
+    return response.json()["results"][0]
+
+
+async def test_the_rep_chooses_which_value_of_a_conflict_stands(client, db, shop) -> None:
+    rep, account = shop
+    await sign_in(client, rep.id)
+    device = uuid.uuid4()
+    await edit(client, uuid.uuid4(), 1, account, account.version, city="Bolton")
+    await edit(client, device, 1, account, account.version, city="Rochdale")
+    conflict = await db.scalar(select(Conflict))
+
+    refused = await resolve(client, device, 2, conflict.id, "both")
+    assert (refused["status"], refused["outcome"]["fields"]) == (
+        "rejected", {"choice": "Choose your value, the server's or the original."})  # fmt: skip
+    assert (await resolve(client, device, 3, conflict.id, "server"))["status"] == "applied"
+    assert (await db.get(Account, account.id, populate_existing=True)).city == "Bolton"
+    assert (await db.get(Conflict, conflict.id, populate_existing=True)).resolved_at is not None
+    # Settled is settled: choosing again (a retry from another tab) changes nothing.
+    await resolve(client, device, 4, conflict.id, "yours")
+    assert (await db.get(Account, account.id, populate_existing=True)).city == "Bolton"
+
+
+async def test_only_the_person_who_made_the_change_settles_its_conflict(client, db, shop) -> None:
+    rep, account = shop
+    await sign_in(client, rep.id)
+    await edit(client, uuid.uuid4(), 1, account, account.version, city="Bolton")
+    await edit(client, uuid.uuid4(), 1, account, account.version, city="Rochdale")
+    conflict = await db.scalar(select(Conflict))
+    someone_else = await make_user(db, Role.ADMIN, await make_team(db))
+    await sign_in(client, someone_else.id)
+    result = await resolve(client, uuid.uuid4(), 1, conflict.id, "server")
+    assert (result["status"], result["outcome"]["code"]) == ("rejected", "not_found")
+    assert (await db.get(Account, account.id, populate_existing=True)).city == "Rochdale"
 
 
 async def test_long_notes_are_never_overwritten(client, db, shop) -> None:

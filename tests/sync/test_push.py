@@ -214,10 +214,13 @@ async def test_malformed_pushes_get_a_4xx_and_change_nothing(client, db, rep, pa
 
 async def test_only_json_from_a_signed_in_active_person(client, db, rep) -> None:
     anonymous = await client.post("/sync/push", json=body(uuid.uuid4()))
-    assert anonymous.status_code == 401
+    # Not signed in: the device keeps what it holds and asks the person to sign in again.
+    assert (anonymous.status_code, anonymous.json().get("errors")) == (401, None)
     await sign_in(client, rep.id)
     form = await client.post("/sync/push", data={"device_id": str(uuid.uuid4())})
     assert form.status_code in {400, 415}
     rep.is_active = False
     await db.commit()
-    assert (await client.post("/sync/push", json=body(uuid.uuid4()))).status_code == 401
+    deactivated = await client.post("/sync/push", json=body(uuid.uuid4()))
+    # Deactivated: the device wipes what it holds for this person.
+    assert (deactivated.status_code, deactivated.json()["errors"]) == (401, {"reason": "account_inactive"})
