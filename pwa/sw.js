@@ -1,16 +1,22 @@
-// Fieldbook's service worker: keeps the app shell on the phone and serves pages offline.
+// Fieldbook's service worker: keeps the app on the phone, serves it offline, and syncs.
 //
 // - Static files (versioned URLs) come from the cache first: they never change under one URL.
-// - Pages are fetched from the network first and kept, so a page opened once also opens offline;
-//   a page never opened shows /offline.html instead of the browser's error.
+// - Pages are fetched from the network first. Offline, every page is answered with the
+//   briefcase (/sync, kept whenever a page loads), which draws it from the device's data; before
+//   the briefcase is kept, a page opened once or /offline.html stands in.
 // - htmx swaps only the page content; when such a request fails offline, the SW answers with
-//   HX-Redirect so the browser navigates to the full page, which comes from the cache.
+//   HX-Redirect so the browser navigates to the full page, which then comes from the briefcase.
+// - Background Sync ("fieldbook-outbox") sends the outbox once the network is back, even with
+//   the app closed; the Web Lock in sync-engine.js keeps it from racing an open tab.
 //
-// The server fills in BUILD (the release's asset list and version) when it serves this file.
-const BUILD = /*BUILD*/ { version: "dev", precache: ["/offline.html"] } /*END-BUILD*/;
+// The server fills in BUILD (the release's version, asset list and the sync scripts).
+const BUILD = /*BUILD*/ { version: "dev", precache: ["/offline.html"], scripts: [] } /*END-BUILD*/;
 const STATIC_CACHE = `fieldbook-static-${BUILD.version}`;
 const PAGES_CACHE = "fieldbook-pages";
 const OFFLINE_URL = "/offline.html";
+const BRIEFCASE_URL = new URL("/sync", self.location.origin).href;
+
+importScripts(...BUILD.scripts); // idb, device-store.js, sync-engine.js
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -62,14 +68,21 @@ async function staticFirst(request) {
   return response;
 }
 
-async function pageNetworkFirst(request) {
+async function pageNetworkFirst(event) {
+  const { request } = event;
   const cache = await caches.open(PAGES_CACHE);
   try {
     const response = await fetch(request);
-    if (isCacheablePage(response)) await cache.put(request.url, response.clone());
+    if (isCacheablePage(response)) {
+      await cache.put(request.url, response.clone());
+      // Keep the briefcase current (this release, this person's language) for the next outage.
+      if (request.url !== BRIEFCASE_URL) event.waitUntil(refreshFullPage(BRIEFCASE_URL));
+    }
     return response;
   } catch (error) {
-    return (await cache.match(request.url)) || (await caches.match(OFFLINE_URL));
+    return (
+      (await cache.match(BRIEFCASE_URL)) || (await cache.match(request.url)) || (await caches.match(OFFLINE_URL))
+    );
   }
 }
 
@@ -104,8 +117,17 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/icons/")) {
     event.respondWith(staticFirst(request));
   } else if (request.mode === "navigate") {
-    event.respondWith(pageNetworkFirst(request));
+    event.respondWith(pageNetworkFirst(event));
   } else if (request.headers.get("HX-Request") === "true") {
     event.respondWith(htmxNetworkFirst(event));
   }
 });
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "fieldbook-outbox") event.waitUntil(flushForCurrentUser());
+});
+
+async function flushForCurrentUser() {
+  const user = await self.FieldbookStore.currentUser();
+  if (user) await self.FieldbookSync.flush(user.id, BUILD.version);
+}

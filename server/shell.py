@@ -27,6 +27,8 @@ IMMUTABLE = CacheControlHeader(max_age=365 * 24 * 3600, public=True)
 # The shell files must be re-checked on every visit, or a new release never reaches the phone.
 REVALIDATE = {"Cache-Control": "no-cache"}
 # sw.js carries a development default between these markers; the served file has the release's.
+# What the service worker imports to sync in the background (the pages load the same files).
+SYNC_SCRIPTS = ("static/vendor/idb-8.0.4.umd.js", "static/js/device-store.js", "static/js/sync-engine.js")
 BUILD_SPAN = re.compile(r"/\*BUILD\*/.*?/\*END-BUILD\*/", re.DOTALL)
 
 
@@ -83,7 +85,10 @@ class ShellFiles:
 
     @classmethod
     def build(cls, pwa_dir: Path, assets: Assets) -> ShellFiles:
-        build = json.dumps({"version": assets.version, "precache": ["/offline.html", *assets.precache()]})
+        scripts = [assets.url(path) for path in SYNC_SCRIPTS]
+        build = json.dumps(
+            {"version": assets.version, "precache": ["/offline.html", *assets.precache()], "scripts": scripts}
+        )
         source = BUILD_SPAN.sub(lambda _: build, (pwa_dir / "sw.js").read_text(encoding="utf-8"), count=1)
         page = (pwa_dir / "offline.html").read_text(encoding="utf-8")
         for path in ("static/css/app.css", "icons/icon-192.png"):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
 from server.auth import current_user
-from server.web import translate
+from server.web import is_htmx, render, translate
 from sync import pull as pulling
 from sync import push as pushing
 from sync.models import Device
@@ -67,3 +67,11 @@ async def pull(request: Request, data: JSONBody[PullRequest]) -> Response[PullRe
             ProtocolError(code=refused.code, detail=refused.detail), status_code=refused.status_code
         )
     return Response(answer)
+
+
+@get("/sync", name="sync.briefcase", include_in_schema=False)
+async def briefcase(request: Request) -> Response:
+    """The briefcase's shell: the device draws this page (and, offline, any page) from what it holds."""
+    if is_htmx(request):  # its scripts must run, so it is always a whole page
+        return Response(None, status_code=200, headers={"HX-Redirect": "/sync"})
+    return render(request, "sync/briefcase.html")

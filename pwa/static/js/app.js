@@ -1,5 +1,6 @@
 // Fieldbook's page script: registers the service worker, keeps focus sensible after htmx swaps,
-// and shows whether the phone is online. Loaded as a module; no inline script anywhere (CSP).
+// syncs the device's briefcase and shows how it stands. Loaded as a module after the classic
+// scripts it uses (idb, device-store.js, sync-engine.js); no inline script anywhere (CSP).
 
 function registerServiceWorker() {
   if (!("serviceWorker" in navigator)) return;
@@ -20,16 +21,106 @@ function focusNewPage(event) {
   }
 }
 
-function showConnection() {
+// --- sync: the device's briefcase and outbox (device-store.js, sync-engine.js) ----------------
+
+const Store = self.FieldbookStore;
+const Sync = self.FieldbookSync;
+const SYNC_EVERY_MS = 60000;
+const signedIn = document.querySelector('meta[name="fieldbook-user"]');
+const appVersion = (document.querySelector('meta[name="fieldbook-version"]') || {}).content || "dev";
+let progress = null; // {received, remaining} while a first sync is under way
+
+// The status in the top bar: online or offline, how many changes wait, when the last sync was.
+async function showConnection() {
   const status = document.getElementById("connection-status");
   if (!status) return;
   const online = navigator.onLine;
-  status.textContent = online ? status.dataset.online : status.dataset.offline;
   document.documentElement.classList.toggle("is-offline", !online);
+  const parts = [online ? status.dataset.online : status.dataset.offline];
+  if (signedIn) {
+    const db = await Store.open(signedIn.content);
+    const { meta, outbox, attention, conflicts } = await Store.counts(db);
+    db.close();
+    const say = (key, n) => status.dataset[key].replace("{n}", n);
+    if (progress) {
+      const total = progress.received + progress.remaining;
+      parts.push(say("progress", total ? Math.round((100 * progress.received) / total) : 0));
+    } else if (outbox) parts.push(say("waiting", outbox));
+    else if (meta.last_sync_at) parts.push(say("synced", new Date(meta.last_sync_at).toLocaleTimeString(document.documentElement.lang, { timeStyle: "short" })));
+    if (attention + conflicts) parts.push(say("attention", attention + conflicts));
+    if (meta.state === "signed_out") parts.push(status.dataset.signIn);
+    if (meta.state === "update_required") parts.push(status.dataset.update);
+  }
+  status.textContent = parts.join(" · ");
 }
 
-// The sign-in page means nobody is signed in: forget pages kept for the previous person.
-function forgetPreviousUser() {
+function showProgress(message) {
+  progress = message.remaining ? message : null;
+  const bar = document.getElementById("first-sync-bar");
+  if (bar) {
+    bar.parentElement.hidden = !progress;
+    bar.max = message.received + message.remaining;
+    bar.value = message.received;
+  }
+  showConnection();
+}
+
+// One flush at a time from this page (the Web Lock keeps it to one across tabs and the worker);
+// a request made while one runs starts one more afterwards, so nothing queued is left behind.
+let flushing = null;
+let flushAgain = false;
+function flush() {
+  if (!signedIn || !navigator.onLine) return showConnection();
+  if (flushing) {
+    flushAgain = true;
+    return flushing;
+  }
+  flushing = Sync.flush(signedIn.content, appVersion)
+    .then((state) => {
+      if (state === "wiped") location.assign("/"); // to the sign-in page: nothing is left to show
+    })
+    .catch((error) => console.warn("Fieldbook: sync failed; it will be tried again", error))
+    .finally(() => {
+      flushing = null;
+      showConnection();
+      if (flushAgain) {
+        flushAgain = false;
+        flush();
+      }
+    });
+  return flushing;
+}
+
+// Ask the browser to sync for us once the network is back, even if the app is closed by then.
+async function flushLater() {
+  const registration = navigator.serviceWorker && (await navigator.serviceWorker.ready);
+  if (registration && registration.sync) await registration.sync.register("fieldbook-outbox").catch(() => {});
+}
+
+function startSync() {
+  if (!signedIn) return;
+  Store.setCurrentUser({ id: signedIn.content, app_version: appVersion });
+  new BroadcastChannel(Sync.CHANNEL).addEventListener("message", (event) => {
+    if (event.data.type === "progress") showProgress(event.data);
+    if (event.data.type === "synced") showProgress({ received: 0, remaining: 0 });
+  });
+  document.addEventListener("fieldbook:queued", () => {
+    flushLater();
+    flush();
+  });
+  window.addEventListener("online", flush);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") flush();
+  });
+  setInterval(() => {
+    if (document.visibilityState === "visible") flush();
+  }, SYNC_EVERY_MS);
+  flush();
+}
+
+// The sign-in page means nobody is signed in: forget pages kept for the previous person, and
+// what their briefcase holds, except the changes they still have to send.
+async function forgetPreviousUser() {
   if (!document.body.hasAttribute("data-signed-out")) return;
   try {
     localStorage.removeItem("htmx-history-cache");
@@ -39,6 +130,20 @@ function forgetPreviousUser() {
   if (navigator.serviceWorker && navigator.serviceWorker.controller) {
     navigator.serviceWorker.controller.postMessage({ type: "signed-out" });
   }
+  const previous = await Store.currentUser();
+  if (!previous) return;
+  const db = await Store.open(previous.id);
+  const waiting = await db.count("outbox");
+  if (waiting) await Store.forgetAllButOutbox(db);
+  db.close();
+  if (!waiting) await Store.wipe(previous.id);
+  await Store.setCurrentUser(null);
+}
+
+// A form sent just as the connection dropped: open the page again, which the service worker
+// answers with the briefcase, where the change can be made offline.
+function reopenOffline() {
+  location.reload();
 }
 
 // Forms marked data-geolocate (check-in, "order my route") send the phone's position with them:
@@ -126,8 +231,10 @@ function haversine(here, there) {
 registerServiceWorker();
 forgetPreviousUser();
 showConnection();
+startSync();
 window.addEventListener("online", showConnection);
 window.addEventListener("offline", showConnection);
+document.body.addEventListener("htmx:sendError", reopenOffline);
 document.body.addEventListener("htmx:afterSettle", focusNewPage);
 document.body.addEventListener("htmx:afterSettle", showDistancesFromHere);
 // Capture phase, so the position is in the form before htmx reads it.

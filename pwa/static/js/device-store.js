@@ -1,0 +1,197 @@
+// The device's briefcase in IndexedDB (DESIGN.md, "Offline sync protocol"): the records the rep
+// holds, the outbox of changes waiting to sync, the changes the server refused, and conflicts.
+//
+// One database per person (`fieldbook-user-<id>`), so someone signing in after a colleague on
+// the same phone never sees, sends or deletes the colleague's queued changes. The outbox holds
+// intents (a command's name and arguments), not HTTP requests; a new app version upgrades the
+// database around it and sends them as they are.
+//
+// A classic script, shared by the pages and the service worker (importScripts), on top of idb.
+(function (scope) {
+  "use strict";
+  const { openDB, deleteDB } = scope.idb;
+
+  const VERSION = 1; // of the IndexedDB layout; an upgrade adds stores and never drops "outbox"
+  const SESSION_DB = "fieldbook";
+
+  function databaseName(userId) {
+    return `fieldbook-user-${userId}`;
+  }
+
+  function open(userId) {
+    return openDB(databaseName(userId), VERSION, {
+      upgrade(db, oldVersion) {
+        if (oldVersion < 1) {
+          db.createObjectStore("meta");
+          db.createObjectStore("records", { keyPath: ["kind", "id"] }).createIndex("kind", "kind");
+          db.createObjectStore("outbox", { keyPath: "id" });
+          db.createObjectStore("staging", { autoIncrement: true });
+          db.createObjectStore("attention", { keyPath: "id" });
+          db.createObjectStore("conflicts", { keyPath: "id" });
+        }
+      },
+    });
+  }
+
+  // Who is signed in on this browser, for the service worker, which has no page to ask.
+  function openSession() {
+    return openDB(SESSION_DB, 1, {
+      upgrade(db) {
+        db.createObjectStore("session");
+      },
+    });
+  }
+
+  async function currentUser() {
+    const db = await openSession();
+    try {
+      return await db.get("session", "current");
+    } finally {
+      db.close();
+    }
+  }
+
+  async function setCurrentUser(user) {
+    const db = await openSession();
+    try {
+      if (user) await db.put("session", user, "current");
+      else await db.delete("session", "current");
+    } finally {
+      db.close();
+    }
+  }
+
+  async function getMeta(db) {
+    const tx = db.transaction("meta");
+    const meta = {};
+    for (const key of await tx.store.getAllKeys()) meta[key] = await tx.store.get(key);
+    await tx.done;
+    return meta;
+  }
+
+  function putMeta(store, values) {
+    return Promise.all(
+      Object.entries(values).map(([key, value]) => (value === undefined ? store.delete(key) : store.put(value, key))),
+    );
+  }
+
+  async function setMeta(db, values) {
+    const tx = db.transaction("meta", "readwrite");
+    await putMeta(tx.store, values);
+    await tx.done;
+  }
+
+  async function deviceId(db) {
+    const meta = await getMeta(db);
+    if (meta.device_id) return meta.device_id;
+    const id = crypto.randomUUID();
+    await setMeta(db, { device_id: id });
+    return id;
+  }
+
+  // Queue a change. Mutation ids are taken in the same transaction that stores the change, so
+  // two tabs queueing at once still number their changes 1, 2, 3 ... with no gap.
+  async function queue(db, name, args, { baseVersion = null, label = "", target = null } = {}) {
+    const tx = db.transaction(["meta", "outbox"], "readwrite");
+    const meta = tx.objectStore("meta");
+    const id = (await meta.get("next_mutation_id")) || 1;
+    await meta.put(id + 1, "next_mutation_id");
+    const entry = { id, name, args, base_version: baseVersion, label, target, queued_at: new Date().toISOString() };
+    await tx.objectStore("outbox").put(entry);
+    await tx.done;
+    return entry;
+  }
+
+  async function records(db, kind) {
+    return (await db.getAllFromIndex("records", "kind", kind)).map((row) => row.data);
+  }
+
+  async function record(db, kind, id) {
+    const row = await db.get("records", [kind, id]);
+    return row ? row.data : null;
+  }
+
+  // What the rep sees: the records held, with the changes still in the outbox laid over them and
+  // marked `pending`, so an offline check-in shows as checked in before the server has it.
+  async function view(db, kinds) {
+    const held = {};
+    for (const kind of kinds) held[kind] = new Map((await records(db, kind)).map((data) => [data.id, data]));
+    for (const entry of await db.getAll("outbox")) {
+      const effect = EFFECTS[entry.name];
+      if (effect) effect(held, entry.args);
+    }
+    return held;
+  }
+
+  function change(held, kind, id, fields) {
+    const map = held[kind];
+    if (!map) return;
+    const before = map.get(id);
+    if (!before && !fields.id) return; // an edit of something this device no longer holds
+    map.set(id, { ...(before || {}), ...fields, pending: true });
+  }
+
+  function picked(args, names) {
+    return Object.fromEntries(names.filter((name) => name in args).map((name) => [name, args[name]]));
+  }
+
+  const ACCOUNT_FIELDS = ["name", "street", "city", "postcode", "phone", "notes", "customer_number"];
+  const CONTACT_FIELDS = ["name", "title", "phone", "email"];
+  const LEAD_FIELDS = ["name", "company", "phone", "email", "note", "source"];
+
+  const EFFECTS = {
+    "accounts.update": (held, args) => change(held, "accounts", args.account_id, picked(args, ACCOUNT_FIELDS)),
+    "contacts.create": (held, args) =>
+      change(held, "contacts", args.id, { id: args.id, account_id: args.account_id, ...picked(args, CONTACT_FIELDS) }),
+    "contacts.update": (held, args) => change(held, "contacts", args.contact_id, picked(args, CONTACT_FIELDS)),
+    "leads.capture": (held, args) =>
+      change(held, "leads", args.id, { id: args.id, status: "open", score: null, ...picked(args, LEAD_FIELDS) }),
+    "visits.check_in": (held, args) =>
+      change(held, "visits", args.visit_id, { status: "checked_in", checked_in_device_at: args.device_time }),
+    "visits.check_out": (held, args) =>
+      change(held, "visits", args.visit_id, { status: "done", checked_out_device_at: args.device_time }),
+    "visits.record_outcome": (held, args) =>
+      change(held, "visits", args.visit_id, picked(args, ["outcome", "notes", "next_step", "next_step_due"])),
+    "visits.skip": (held, args) => change(held, "visits", args.visit_id, { status: "skipped", skip_reason: args.skip_reason }),
+  };
+
+  async function counts(db) {
+    const [meta, outbox, attention, conflicts] = await Promise.all([
+      getMeta(db),
+      db.count("outbox"),
+      db.count("attention"),
+      db.count("conflicts"),
+    ]);
+    return { meta, outbox, attention, conflicts };
+  }
+
+  // Forget everything this device holds for the person (a deactivated account).
+  function wipe(userId) {
+    return deleteDB(databaseName(userId));
+  }
+
+  // Signing out keeps only what the person still has to send; it goes out at their next sign-in.
+  async function forgetAllButOutbox(db) {
+    const tx = db.transaction(["meta", "records", "staging", "attention", "conflicts"], "readwrite");
+    await Promise.all(["records", "staging", "attention", "conflicts"].map((name) => tx.objectStore(name).clear()));
+    await putMeta(tx.objectStore("meta"), { cursor: undefined, staging_cursor: undefined, last_sync_at: undefined });
+    await tx.done;
+  }
+
+  scope.FieldbookStore = {
+    open,
+    currentUser,
+    setCurrentUser,
+    getMeta,
+    setMeta,
+    putMeta,
+    deviceId,
+    queue,
+    records,
+    record,
+    view,
+    counts,
+    wipe,
+    forgetAllButOutbox,
+  };
+})(self);
