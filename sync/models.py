@@ -52,8 +52,12 @@ class ClientView(AdvancedDeclarativeBase):
 
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sync_devices.id"), primary_key=True)
     cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    # {"accounts": {"<id>": version, ...}, "contacts": {...}, ...}
-    records: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    # {"accounts": {"<id>": version, ...}, "contacts": {...}, ...}; loaded only when something changed
+    records: Mapped[dict[str, Any]] = mapped_column(JsonB, deferred=True)
+    # The change counter when the view was made: while it has not moved, nothing anyone may see has
+    # changed (every command takes a value from it; see server.db.ChangeCounter), and a pull can
+    # answer "nothing new" without working out the person's scope.
+    high_water: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from server.accounts.models import Account
 from server.auth import visible
 from server.contacts.models import Contact
-from server.db import Versioned, utcnow
+from server.db import Versioned, current_version, utcnow
 from server.leads.models import Lead
 from server.orders.models import Order
 from server.organisation.models import OrganisationPolicy
@@ -122,7 +122,15 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         device = await device_for(session, actor.id, request.device_id, request.app_version)
         since = _parse_cursor(request.cursor)
         view = await session.get(ClientView, (device.id, since)) if since is not None else None
-        held: dict[str, dict[str, int]] = view.records if view is not None else {}
+        high_water = await current_version(session)
+        if view is not None and view.high_water == high_water:  # nothing changed since: nothing to send
+            return PullResponse(cursor=str(since), last_mutation_id=device.last_mutation_id, changes=[],
+                                reset=False, more=False, remaining=0)  # fmt: skip
+        held: dict[str, dict[str, int]] = {}
+        if view is not None:
+            held = await session.scalar(
+                select(ClientView.records).where(ClientView.device_id == device.id, ClientView.cursor == since)
+            )
         now = await _visible_versions(session, actor)
 
         changes: list[Change] = []
@@ -149,11 +157,15 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         remaining = sum(version != sent[name].get(record_id) for name, records in now.items()
                         for record_id, version in records.items())  # fmt: skip
 
-        if view is not None and not changes:  # nothing new: the same cursor, and nothing written
+        if view is not None and not changes:  # nothing new for this person: the same cursor
+            if view.high_water != high_water:  # ... and the next pull knows it without looking again
+                view.high_water = high_water
+                await session.commit()
             return PullResponse(cursor=str(since), last_mutation_id=device.last_mutation_id, changes=[],
                                 reset=False, more=False, remaining=0)  # fmt: skip
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
-        session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow()))
+        session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow(),
+                               high_water=high_water if remaining == 0 else 0))  # fmt: skip
         await session.execute(
             delete(ClientView).where(
                 ClientView.device_id == device.id, ClientView.cursor <= cursor - VIEWS_KEPT

@@ -11,6 +11,7 @@ import pytest
 from server.accounts import service as accounts
 from server.orders import service as orders
 from server.orders.models import OrderStatus
+from server.users import service as users
 from server.users.models import Role, User
 from sync import pull as pulling
 from tests.conftest import sign_in
@@ -83,6 +84,12 @@ async def test_a_second_pull_gets_only_what_changed(client, db, world) -> None:
     quiet = await pull(client, device, first["cursor"])
     assert (quiet["changes"], quiet["reset"], quiet["more"]) == ([], False, False)
     assert quiet["cursor"] == first["cursor"]  # nothing new: nothing stored either
+    # A change the rep may not see leaves them with nothing new, twice (the second time at once).
+    await accounts.update(db, world["southerner"], world["secret"].id, {"phone": "0161 496 0888"})
+    await db.commit()
+    for _ in range(2):
+        quiet = await pull(client, device, first["cursor"])
+        assert (quiet["changes"], quiet["cursor"]) == ([], first["cursor"])
     await accounts.update(db, world["rep"], world["shop"].id, {"phone": "0161 496 0999"})
     await db.commit()
     after = await pull(client, device, quiet["cursor"])
@@ -119,8 +126,8 @@ async def test_a_manager_whose_rep_moves_team_loses_that_reps_records(client, db
     device = uuid.uuid4()
     first = await pull(client, device)
     assert "Rita's Shop" in names(first, "accounts")
-    rep = await db.get(User, world["rep"].id)
-    rep.team_id = world["south"].id  # nothing about the account itself changes
+    # Nothing about the account itself changes.
+    await users.change(db, None, world["rep"].id, {"team_id": str(world["south"].id)})
     await db.commit()
     after = await pull(client, device, first["cursor"])
     assert ("accounts", str(world["shop"].id)) in {
