@@ -50,6 +50,10 @@ async function showConnection() {
     if (attention + conflicts) parts.push(say("attention", attention + conflicts));
     if (meta.state === "signed_out") parts.push(status.dataset.signIn);
     if (meta.state === "update_required") parts.push(status.dataset.update);
+    for (const warning of document.querySelectorAll("[data-unsynced-warning]")) {
+      warning.textContent = warning.dataset.unsyncedWarning.replace("{n}", outbox);
+      warning.hidden = outbox === 0;
+    }
   }
   status.textContent = parts.join(" · ");
 }

@@ -12,6 +12,15 @@
     return [reason.message, ...fields].filter(Boolean).join(" ");
   }
 
+  // A field's name as the rep knows it ("City"), or as the server named it if the page has no word.
+  function fieldName(field) {
+    try {
+      return t(field);
+    } catch (error) {
+      return field;
+    }
+  }
+
   function shown(value) {
     return value === null || value === undefined || value === "" ? t("empty_value") : String(value);
   }
@@ -31,9 +40,9 @@
     const option = (choice, label) =>
       h("li", {}, h("span", { class: "muted" }, `${label}: `), h("strong", {}, shown(conflict[choice])),
         h("button", { type: "button", class: "secondary", onclick: () => choose(conflict, choice),
-          "aria-label": t("keep_this", { value: shown(conflict[choice]), field: t(conflict.field) }) }, t("keep")));
+          "aria-label": t("keep_this", { value: shown(conflict[choice]), field: fieldName(conflict.field) }) }, t("keep")));
     return h("li", { class: "card conflict" },
-      h("p", {}, h("strong", {}, conflict.label), " · ", t(conflict.field),
+      h("p", {}, h("strong", {}, conflict.label), " · ", fieldName(conflict.field),
         conflict.kept === "yours" ? ` (${t("kept_yours")})` : ` (${t("kept_server")})`),
       h("ul", { class: "conflict-values" }, option("yours", t("yours")), option("server", t("servers")), option("original", t("original"))));
   }

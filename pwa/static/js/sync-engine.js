@@ -164,7 +164,10 @@
       await tx.done;
       received += answer.changes.length;
       announce({ type: "progress", received, remaining: answer.remaining || 0 });
-      if (!answer.more) return applyStaged(db, answer.cursor, answer.last_mutation_id);
+      if (!answer.more) {
+        await applyStaged(db, answer.cursor, answer.last_mutation_id);
+        return answer.last_mutation_id;
+      }
     }
   }
 
@@ -175,7 +178,14 @@
       try {
         await Store.setMeta(db, { user_id: userId });
         await pushOutbox(db, userId, appVersion);
-        await pullAll(db, appVersion);
+        const applied = await pullAll(db, appVersion);
+        if (applied < ((await Store.getMeta(db)).sent_up_to || 0)) {
+          // The server has forgotten changes it acknowledged (restored from a backup): the ones
+          // still queued go again, renumbered after what it has (see pushOutbox).
+          await Store.setMeta(db, { sent_up_to: applied });
+          await pushOutbox(db, userId, appVersion);
+          await pullAll(db, appVersion);
+        }
         await Store.setMeta(db, { state: undefined });
         return "synced";
       } catch (error) {
