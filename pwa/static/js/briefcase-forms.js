@@ -146,7 +146,6 @@
       field(t("phone"), input("phone", "", { type: "tel" })),
       field(t("email"), input("email", "", { type: "email" })),
       field(t("note"), textarea("note", "")),
-      h("input", { type: "hidden", name: "source", value: "walk_in" }),
       h("button", { type: "submit" }, t("save_lead")));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

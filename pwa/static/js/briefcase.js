@@ -96,24 +96,26 @@
   }
 
   const routes = [];
-  function route(pattern, draw) {
-    routes.push({ pattern, draw });
+  function route(pattern, drawPage) {
+    routes.push({ pattern, draw: drawPage });
   }
 
   function go(path) {
     history.pushState(null, "", path);
-    return draw();
+    return draw({ focus: true });
   }
 
-  async function draw() {
+  async function draw({ focus = false } = {}) {
     const url = new URL(location.href);
     const match = routes.map((r) => ({ r, m: url.pathname.match(r.pattern) })).find(({ m }) => m);
     const page = match ? await match.r.draw(await db(), match.m.slice(1), url.searchParams) : unavailable();
     const banner = url.pathname === "/sync" ? null : h("p", { class: "alert offline-banner", role: "note" }, t("offline_banner"));
     root.replaceChildren(...[banner, page].filter(Boolean));
     markCurrentSection(url.pathname);
+    // After moving within the briefcase, focus the new heading so screen readers announce the
+    // page, as a page load would; drawing again after a sync leaves focus alone.
     const heading = root.querySelector("h1");
-    if (heading && document.activeElement !== document.body) {
+    if (heading && focus) {
       heading.setAttribute("tabindex", "-1");
       heading.focus({ preventScroll: true });
     }
@@ -146,12 +148,13 @@
   scope.Briefcase = { t, h, row, pendingBadge, empty, formatDate, formatTime, money, localDay, uuid7, db, me, queue, route, go, draw };
 
   document.addEventListener("click", followLinksHere);
-  window.addEventListener("popstate", draw);
-  // Another tab or the service worker synced: draw again with what the device holds now.
+  window.addEventListener("popstate", () => draw({ focus: true }));
+  // A sync finished (here, in another tab or in the service worker): draw again with what the
+  // device holds now, unless the rep is filling in a form.
   if (typeof BroadcastChannel !== "undefined") {
     new BroadcastChannel(scope.FieldbookSync.CHANNEL).addEventListener("message", (event) => {
-      if (event.data.type === "synced" && !root.contains(document.activeElement)) draw();
+      if (event.data.type === "synced" && !document.activeElement.closest("#briefcase form")) draw();
     });
   }
-  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("DOMContentLoaded", () => draw());
 })(self);
