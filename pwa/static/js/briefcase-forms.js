@@ -183,23 +183,44 @@
     return page(t("edit_details"), h("p", { class: "muted" }, account.name), form);
   });
 
-  route(new RegExp(`^/accounts/${UUID}/contacts/new$`), async (db, [id]) => {
-    const account = await Store.record(db, "accounts", id);
-    if (!account) return empty(t("not_on_phone"));
+  function contactForm(contact, save) {
     const form = h("form", { class: "card", novalidate: true },
-      field(t("contact_name"), input("name", "")),
-      field(t("contact_title"), input("title", "")),
-      field(t("phone"), input("phone", "", { type: "tel" })),
-      field(t("email"), input("email", "", { type: "email" })),
+      field(t("contact_name"), input("name", contact.name)),
+      field(t("contact_title"), input("title", contact.title)),
+      field(t("phone"), input("phone", contact.phone, { type: "tel" })),
+      field(t("email"), input("email", contact.email, { type: "email" })),
       h("button", { type: "submit" }, t("save")));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const given = values(form);
       if (showErrors(form, given.name ? {} : { name: t("contact_needs_name") })) return;
-      await queue("contacts.create", { id: uuid7(), account_id: id, ...given },
-        { label: t("label_contact", { name: given.name, account: account.name }), target: { kind: "accounts", id } }, `/accounts/${id}`);
+      await save(given);
     });
+    return form;
+  }
+
+  route(new RegExp(`^/accounts/${UUID}/contacts/new$`), async (db, [id]) => {
+    const account = await Store.record(db, "accounts", id);
+    if (!account) return empty(t("not_on_phone"));
+    const form = contactForm({}, (given) =>
+      queue("contacts.create", { id: uuid7(), account_id: id, ...given },
+        { label: t("label_contact", { name: given.name, account: account.name }), target: { kind: "accounts", id } }, `/accounts/${id}`));
     return page(t("add_contact"), h("p", { class: "muted" }, account.name), form);
+  });
+
+  route(new RegExp(`^/contacts/${UUID}/edit$`), async (db, [id]) => {
+    const { contacts } = await Store.view(db, ["contacts"]);
+    const contact = contacts.get(id);
+    if (!contact) return empty(t("not_on_phone"));
+    const held = await Store.record(db, "contacts", id);
+    const back = `/accounts/${contact.account_id}`;
+    const form = contactForm(contact, (given) => {
+      const changed = Object.fromEntries(Object.entries(given).filter(([name, value]) => value !== (contact[name] || "")));
+      if (!Object.keys(changed).length) return go(back);
+      return queue("contacts.update", { contact_id: id, ...changed },
+        { baseVersion: held ? held.version : null, label: t("label_contact_edit", { name: contact.name }), target: { kind: "contacts", id } }, back);
+    });
+    return page(t("edit_contact"), form);
   });
 
 })(self);

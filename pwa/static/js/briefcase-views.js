@@ -105,7 +105,7 @@
         account.notes ? h("p", { class: "notes" }, account.notes) : null,
         h("p", {}, h("a", { class: "button secondary", href: `/accounts/${id}/edit` }, t("edit_details")))),
       h("h2", {}, t("contacts")),
-      people.length ? h("ul", { class: "list" }, people.map((c) => row(`/accounts/${id}`, c.name, [c.title, c.phone, c.email].filter(Boolean).join(" · "), pendingBadge(c)))) : empty(t("no_contacts")),
+      people.length ? h("ul", { class: "list" }, people.map((c) => row(`/contacts/${c.id}/edit`, c.name, [c.title, c.phone, c.email].filter(Boolean).join(" · "), pendingBadge(c)))) : empty(t("no_contacts")),
       h("p", {}, h("a", { class: "button secondary", href: `/accounts/${id}/contacts/new` }, t("add_contact"))),
       h("h2", {}, t("visits")),
       history.length ? h("ul", { class: "list" }, history.map((v) => visitRow(v, accounts, { withDay: true }))) : empty(t("no_visits")),
