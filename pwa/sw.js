@@ -28,7 +28,7 @@ self.addEventListener("install", (event) => {
 // through it: keep a copy of each such page now, or it would not open offline.
 async function keepOpenPages() {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  await Promise.all(windows.map((client) => refreshFullPage(client.url)));
+  await Promise.all([...windows.map((client) => refreshFullPage(client.url)), refreshFullPage(BRIEFCASE_URL)]);
 }
 
 self.addEventListener("activate", (event) => {

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.accounts.models import Account
 from server.auth import visible
@@ -28,9 +29,9 @@ from server.orders.models import Order
 from server.organisation.models import OrganisationPolicy
 from server.users.models import User
 from server.visits.models import Visit
-from sync.models import ClientView
+from sync.models import ClientView, Device
 from sync.protocol import Change, PullRequest, PullResponse
-from sync.push import OpenSession, SyncRefused, check_schema, device_for
+from sync.push import ATTEMPTS, OpenSession, SyncRefused, bind_device, check_schema
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,14 +113,42 @@ def _parse_cursor(cursor: str | None) -> int | None:
 
 async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse:
     """The changes that bring the device from its cursor to what its person may see now."""
+    check_schema(request.schema_version)
+    await bind_device(open_session, actor_id, request.device_id, request.app_version)
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _pull(open_session, actor_id, request)
+        except DBAPIError as error:
+            if not _lost_a_race(error) or attempt == ATTEMPTS - 1:
+                raise
+    raise SyncRefused(503, "busy", "The server is busy; try again.")
+
+
+def _lost_a_race(error: DBAPIError) -> bool:
+    """A push of the same device changed its row after this pull's snapshot began (PostgreSQL's
+    serialization failure or deadlock), or SQLite's writer stayed busy: worth trying again."""
+    return isinstance(error, OperationalError) or getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}
+
+
+async def _snapshot(session: AsyncSession) -> None:
+    """Make every read of this session come from one snapshot of the database."""
+    if session.bind.dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        # SQLite's driver starts a transaction only before a write, so the reads would each see the
+        # latest commits. IMMEDIATE also takes the write lock now: the view this pull stores can
+        # never fail for a write that committed after its reads.
+        await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse:
     async with open_session() as session:
-        if session.bind.dialect.name == "postgresql":  # every read below from one snapshot
-            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await _snapshot(session)
         actor = await session.get(User, actor_id)
         if actor is None or not actor.is_active or actor.deleted_at is not None:
             raise SyncRefused(401, "signed_out", "This account is no longer active.")
-        check_schema(request.schema_version)
-        device = await device_for(session, actor.id, request.device_id, request.app_version)
+        device = await session.get(Device, request.device_id)
+        assert device is not None and device.user_id == actor.id  # bound to this person just before
         since = _parse_cursor(request.cursor)
         view = await session.get(ClientView, (device.id, since)) if since is not None else None
         high_water = await current_version(session)
@@ -129,7 +158,9 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         held: dict[str, dict[str, int]] = {}
         if view is not None:
             held = await session.scalar(
-                select(ClientView.records).where(ClientView.device_id == device.id, ClientView.cursor == since)
+                select(ClientView.records).where(
+                    ClientView.device_id == device.id, ClientView.cursor == since
+                )
             )
         now = await _visible_versions(session, actor)
 

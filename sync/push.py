@@ -76,7 +76,7 @@ async def _device(session: AsyncSession, device_id: uuid.UUID, *, lock: bool) ->
     return await session.scalar(query.with_for_update() if lock else query)
 
 
-async def device_for(
+async def _device_for(
     session: AsyncSession, user_id: uuid.UUID, device_id: uuid.UUID, app_version: str
 ) -> Device:
     """The device, bound to this user on first contact (added to the session, not committed)."""
@@ -91,11 +91,17 @@ async def device_for(
     return device
 
 
-async def _bind_device(open_session: OpenSession, user_id: uuid.UUID, request: PushRequest) -> int:
-    """The device's last applied mutation, registering the device first if it is new."""
+async def bind_device(
+    open_session: OpenSession, user_id: uuid.UUID, device_id: uuid.UUID, app_version: str
+) -> int:
+    """The device's last applied mutation, registering the device first if it is new.
+
+    In a transaction of its own, so two first requests of one new device (a push and a pull, two
+    tabs) both find it registered instead of one failing on the other's insert.
+    """
     for _ in range(ATTEMPTS):
         async with open_session() as session:
-            device = await device_for(session, user_id, request.device_id, request.app_version)
+            device = await _device_for(session, user_id, device_id, app_version)
             try:
                 await session.commit()
             except IntegrityError:  # registered by a concurrent push meanwhile: read it again
@@ -176,7 +182,7 @@ async def push(
 ) -> PushResponse:
     """Apply the mutations in order; each one exactly once, whatever was retried or sent twice."""
     _check_request(request)
-    last = await _bind_device(open_session, user_id, request)
+    last = await bind_device(open_session, user_id, request.device_id, request.app_version)
     results: list[MutationResult] = []
     for mutation in request.mutations:
         for attempt in range(ATTEMPTS):

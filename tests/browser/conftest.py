@@ -11,6 +11,7 @@ fixture is parametrized through `database_url`).
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -30,6 +31,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Locator,
     Page,
     Playwright,
     expect,
@@ -439,6 +441,25 @@ def wait_until_cached(page: Page, path: str) -> None:
         f"caches.open('fieldbook-pages').then((cache) => cache.match({path!r})).then(Boolean)",
         message=f"the service worker did not keep {path} for offline use",
     )
+
+
+def status(page: Page) -> Locator:
+    """The top bar's sync status ("Online · Synced 9:27 PM", "Offline · 2 waiting to sync" ...)."""
+    return page.locator("#connection-status")
+
+
+def expect_synced(page: Page) -> None:
+    expect(status(page)).to_have_text(re.compile(r"^Online · Synced \d"))
+    expect(status(page)).not_to_contain_text("waiting")
+
+
+def ready_for_the_road(phone: Phone, person: Person, next_path: str = "/") -> None:
+    """Signed in, the service worker in control, the first sync done and the briefcase (/sync,
+    what the phone draws its pages with offline) kept."""
+    sign_in(phone.page, person, next_path)
+    expect_synced(phone.page)
+    wait_for_service_worker(phone)
+    wait_until_cached(phone.page, "/sync")
 
 
 def go_offline(phone: Phone) -> None:

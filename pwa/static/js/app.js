@@ -37,7 +37,9 @@ async function showConnection() {
   const online = navigator.onLine;
   document.documentElement.classList.toggle("is-offline", !online);
   const parts = [online ? status.dataset.online : status.dataset.offline];
-  if (signedIn) {
+  const current = signedIn && (await Store.currentUser());
+  if (current && current.id === signedIn.content) {
+    // (After a wipe nobody is current: opening the database would create it again.)
     const db = await Store.open(signedIn.content);
     const { meta, outbox, attention, conflicts } = await Store.counts(db);
     db.close();
@@ -80,9 +82,6 @@ function flush() {
     return flushing;
   }
   flushing = Sync.flush(signedIn.content, appVersion)
-    .then((state) => {
-      if (state === "wiped") location.assign("/"); // to the sign-in page: nothing is left to show
-    })
     .catch((error) => console.warn("Fieldbook: sync failed; it will be tried again", error))
     .finally(() => {
       flushing = null;
@@ -101,13 +100,15 @@ async function flushLater() {
   if (registration && registration.sync) await registration.sync.register("fieldbook-outbox").catch(() => {});
 }
 
-function startSync() {
+async function startSync() {
   if (!signedIn) return;
-  Store.setCurrentUser({ id: signedIn.content, app_version: appVersion });
+  await Store.setCurrentUser({ id: signedIn.content, app_version: appVersion });
   new BroadcastChannel(Sync.CHANNEL).addEventListener("message", (event) => {
     if (event.data.type === "progress") showProgress(event.data);
     if (event.data.type === "synced") showProgress({ received: 0, remaining: 0 });
+    if (event.data.type === "wiped") location.assign("/"); // to the sign-in page: nothing is left to show
   });
+  document.addEventListener("fieldbook:changed", showConnection);
   document.addEventListener("fieldbook:queued", () => {
     flushLater();
     flush();

@@ -27,6 +27,7 @@
 
   async function dismiss(id) {
     await (await db()).delete("attention", id);
+    document.dispatchEvent(new CustomEvent("fieldbook:changed"));
     draw();
   }
 

@@ -3,7 +3,7 @@
 (function (scope) {
   "use strict";
   const Store = scope.FieldbookStore;
-  const { t, h, row, pendingBadge, empty, formatDate, formatTime, money, localDay, me, route } = scope.Briefcase;
+  const { t, h, row, pendingBadge, empty, formatDate, formatTime, money, number, localDay, me, route } = scope.Briefcase;
 
   const PAGE = 50;
   const UUID = "([0-9a-f-]{36})";
@@ -132,9 +132,9 @@
       pagedList(found, (o) => orderRow(o, accounts), q ? t("no_orders_match", { q }) : t("no_orders")));
   });
 
-  route(/^\/orders\/([^/]+)$/, async (db, [number]) => {
+  route(/^\/orders\/([^/]+)$/, async (db, [orderNumber]) => {
     const { orders, accounts } = await Store.view(db, ["orders", "accounts"]);
-    const order = [...orders.values()].find((o) => o.number === decodeURIComponent(number));
+    const order = [...orders.values()].find((o) => o.number === decodeURIComponent(orderNumber));
     if (!order) return empty(t("order_not_on_phone"));
     const account = accounts.get(order.account_id);
     return h("section", {},
@@ -142,7 +142,7 @@
       h("p", {}, account ? h("a", { href: `/accounts/${account.id}` }, account.name) : null, ` · ${formatDate(order.ordered_at)} · `,
         h("span", { class: `badge badge-${order.status}` }, t(`order_${order.status}`))),
       h("ul", { class: "list" }, order.lines.map((line) =>
-        h("li", { class: "event" }, `${line.quantity} × ${line.description || line.sku}`, h("span", { class: "amount" }, ` ${money(line.amount, order.currency)}`)))),
+        h("li", { class: "event" }, `${number(line.quantity)} × ${line.description || line.sku}`, h("span", { class: "amount" }, ` ${money(line.amount, order.currency)}`)))),
       h("p", { class: "amount" }, `${t("total")}: ${money(order.total, order.currency)}`),
       h("ol", { class: "timeline" }, order.timeline.map((event) => h("li", { class: "done" }, t(`order_${event.status}`), h("span", {}, formatTime(event.at))))));
   });

@@ -12,6 +12,8 @@
   const root = document.getElementById("briefcase");
   const TEXT = JSON.parse(document.getElementById("briefcase-text").textContent);
   const me = { id: root.dataset.user, role: root.dataset.role, lang: root.dataset.lang };
+  // Dates and numbers as the phone writes them (en-GB, say), in the language of the page.
+  const locale = navigator.language.startsWith(me.lang) ? navigator.language : me.lang;
 
   // t("{n} waiting", {n: 3}): the page's translated text with its placeholders filled in.
   function t(key, params = {}) {
@@ -51,16 +53,20 @@
 
   function formatDate(iso) {
     if (!iso) return "";
-    return new Intl.DateTimeFormat(me.lang, { dateStyle: "medium" }).format(new Date(iso.length === 10 ? `${iso}T12:00:00` : iso));
+    return new Intl.DateTimeFormat(locale, { dateStyle: "medium" }).format(new Date(iso.length === 10 ? `${iso}T12:00:00` : iso));
   }
 
   function formatTime(iso) {
     if (!iso) return "";
-    return new Intl.DateTimeFormat(me.lang, { dateStyle: "short", timeStyle: "short" }).format(new Date(iso));
+    return new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short" }).format(new Date(iso));
   }
 
   function money(amount, currency) {
-    return new Intl.NumberFormat(me.lang, { style: "currency", currency: currency || "EUR" }).format(Number(amount));
+    return new Intl.NumberFormat(locale, { style: "currency", currency: currency || "EUR" }).format(Number(amount));
+  }
+
+  function number(value) {
+    return new Intl.NumberFormat(locale).format(Number(value));
   }
 
   function localDay(date = new Date()) {
@@ -83,8 +89,15 @@
   }
 
   let database = null;
+  let wiped = false; // the person's data was deleted: never open (and so re-create) it again
   async function db() {
-    if (!database) database = await Store.open(me.id);
+    if (wiped) throw new Error("this person's data was deleted from the phone");
+    if (!database) {
+      database = await Store.open(me.id);
+      // Closed under us (a wipe or an upgrade elsewhere): open afresh when next needed.
+      database.addEventListener("close", () => (database = null));
+      database.addEventListener("versionchange", () => (database = null));
+    }
     return database;
   }
 
@@ -106,6 +119,7 @@
   }
 
   async function draw({ focus = false } = {}) {
+    if (wiped) return;
     const url = new URL(location.href);
     const match = routes.map((r) => ({ r, m: url.pathname.match(r.pattern) })).find(({ m }) => m);
     const page = match ? await match.r.draw(await db(), match.m.slice(1), url.searchParams) : unavailable();
@@ -115,10 +129,16 @@
     // After moving within the briefcase, focus the new heading so screen readers announce the
     // page, as a page load would; drawing again after a sync leaves focus alone.
     const heading = root.querySelector("h1");
+    if (heading) document.title = `${heading.textContent} · Fieldbook`;
     if (heading && focus) {
       heading.setAttribute("tabindex", "-1");
       heading.focus({ preventScroll: true });
     }
+  }
+
+  function typing() {
+    const element = document.activeElement;
+    return root.contains(element) && element.matches("input, textarea, select");
   }
 
   function unavailable() {
@@ -145,7 +165,7 @@
     go(url.pathname + url.search);
   }
 
-  scope.Briefcase = { t, h, row, pendingBadge, empty, formatDate, formatTime, money, localDay, uuid7, db, me, queue, route, go, draw };
+  scope.Briefcase = { t, h, row, pendingBadge, empty, formatDate, formatTime, money, number, localDay, uuid7, db, me, queue, route, go, draw };
 
   document.addEventListener("click", followLinksHere);
   window.addEventListener("popstate", () => draw({ focus: true }));
@@ -153,8 +173,11 @@
   // device holds now, unless the rep is filling in a form.
   if (typeof BroadcastChannel !== "undefined") {
     new BroadcastChannel(scope.FieldbookSync.CHANNEL).addEventListener("message", (event) => {
-      if (event.data.type === "synced" && !document.activeElement.closest("#briefcase form")) draw();
+      if (event.data.type === "synced" && !typing()) draw();
+      if (event.data.type === "wiped") wiped = true;
     });
   }
+  window.addEventListener("online", () => typing() || draw());
+  window.addEventListener("offline", () => typing() || draw());
   document.addEventListener("DOMContentLoaded", () => draw());
 })(self);

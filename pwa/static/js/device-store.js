@@ -18,8 +18,13 @@
     return `fieldbook-user-${userId}`;
   }
 
+  // A connection closes itself when another wants to delete or upgrade the database (a wipe, a
+  // new app version); whoever held it opens a new one next time.
   function open(userId) {
     return openDB(databaseName(userId), VERSION, {
+      blocking(currentVersion, blockedVersion, event) {
+        event.target.close();
+      },
       upgrade(db, oldVersion) {
         if (oldVersion < 1) {
           db.createObjectStore("meta");

@@ -195,7 +195,8 @@
         return error.state;
       } finally {
         if (db) db.close();
-        announce({ type: "synced" });
+        // "wiped": every tab leaves the person's pages without opening the database again.
+        announce({ type: db ? "synced" : "wiped" });
       }
     };
     if (!(scope.navigator && navigator.locks)) return run();
