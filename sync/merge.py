@@ -12,9 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from server.audit import service as audit
 from server.db import utcnow
-from sync.models import Conflict
+from sync.models import Conflict, MutationRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +43,16 @@ async def merge_args(
     record = await session.get(merge.model, record_id) if record_id else None
     if base_version is None or record is None:
         return args, []  # nothing to merge against: the command decides (a missing record is refused)
+    # The device's own edits since `base_version` (queued offline one after another, all on the
+    # same base) are not the server's changes.
+    own = await session.scalars(
+        select(MutationRecord.record_version).where(
+            MutationRecord.device_id == device_id, MutationRecord.record_version > base_version
+        )
+    )
     merged, conflicts = dict(args), []
-    for name, original in (await audit.changed_since(session, record.id, base_version)).items():
+    changed = await audit.changed_since(session, record.id, base_version, ignoring=set(own))
+    for name, original in changed.items():
         if name not in args:
             continue
         server_value = audit.snapshot(record, [name])[name]

@@ -37,6 +37,9 @@ class MutationRecord(AdvancedDeclarativeBase):
     status: Mapped[str] = mapped_column(String(16))  # "applied" or "rejected"
     # For "applied": what the command returned (the record's id and version); for "rejected": why.
     outcome: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    # The version an applied mutation gave its record: the merge of this device's later edits
+    # knows these changes for its own, not the server's.
+    record_version: Mapped[int | None] = mapped_column(BigInteger, default=None)
     received_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 

@@ -115,11 +115,11 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
     """The changes that bring the device from its cursor to what its person may see now."""
     check_schema(request.schema_version)
     await bind_device(open_session, actor_id, request.device_id, request.app_version)
-    for attempt in range(ATTEMPTS):
+    for _ in range(ATTEMPTS):
         try:
             return await _pull(open_session, actor_id, request)
         except DBAPIError as error:
-            if not _lost_a_race(error) or attempt == ATTEMPTS - 1:
+            if not _lost_a_race(error):
                 raise
     raise SyncRefused(503, "busy", "The server is busy; try again.")
 

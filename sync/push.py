@@ -166,7 +166,8 @@ async def _apply_once(
             return _stored(stored, mutation.id), device.last_mutation_id
         status, outcome = "rejected", _reason(error, render)
     session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
-                               status=status, outcome=outcome, received_at=received_at))  # fmt: skip
+                               status=status, outcome=outcome, received_at=received_at,
+                               record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
     device.last_mutation_id = mutation.id
     device.last_seen_at = received_at
     await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +59,15 @@ def record(
     return event
 
 
-async def changed_since(session: AsyncSession, record_id: uuid.UUID, version: int) -> dict[str, Any]:
-    """The fields of a record changed after `version`, each with its value before the first such change."""
-    events = await session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.record_id == record_id, AuditEvent.record_version > version)
-        .order_by(AuditEvent.record_version, AuditEvent.id)
-    )
+async def changed_since(
+    session: AsyncSession, record_id: uuid.UUID, version: int, *, ignoring: Collection[int] = ()
+) -> dict[str, Any]:
+    """The fields of a record changed after `version` (leaving out the changes that made the versions
+    in `ignoring`), each with its value before the first such change."""
+    query = select(AuditEvent).where(AuditEvent.record_id == record_id, AuditEvent.record_version > version)
+    if ignoring:
+        query = query.where(AuditEvent.record_version.not_in(ignoring))
+    events = await session.scalars(query.order_by(AuditEvent.record_version, AuditEvent.id))
     original: dict[str, Any] = {}
     for event in events:
         for name, value in (event.before or {}).items():

@@ -12,7 +12,7 @@ from server.accounts import service as accounts
 from server.orders import service as orders
 from server.orders.models import OrderStatus
 from server.users import service as users
-from server.users.models import Role, User
+from server.users.models import Role
 from sync import pull as pulling
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
