@@ -60,8 +60,9 @@ like bench/sync_pull.py), signed in as the rep:
    and the rest. The page's own listeners still react to the progress messages, as on a phone.
 
 Prints Markdown (progress on stderr). On a 2-vCPU VM shared with test runs, the default (target)
-took about 4 minutes per backend, loading included; `--profiles target,brief` about 10 (brief's
-first sync alone takes 2 minutes, twice: in-process and in Chromium).
+took about 2.5 minutes per backend, loading included (4 to 7 with `--first-rounds 3
+--browser-rounds 3`); `--profiles target,brief` 8 to 10 (brief's first sync takes 1.5 minutes,
+twice: in-process and in Chromium).
 """
 
 from __future__ import annotations
