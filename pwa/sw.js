@@ -89,7 +89,8 @@ async function pageNetworkFirst(event) {
 // Keep the full version of a page that htmx fetched as a fragment, so a reload offline works.
 async function refreshFullPage(url) {
   try {
-    const response = await fetch(url, { credentials: "same-origin" });
+    // Marked, so the server leaves one-time messages for the page the rep is looking at.
+    const response = await fetch(url, { credentials: "same-origin", headers: { "X-Fieldbook-Background": "1" } });
     if (isCacheablePage(response)) await (await caches.open(PAGES_CACHE)).put(url, response);
   } catch (error) {
     // Offline again: the next visit refreshes it.

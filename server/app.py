@@ -114,7 +114,6 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["asset"] = assets.url
     env.globals["next_offset"] = next_offset
-    env.globals["app_version"] = assets.version
     env.filters["local"] = local_time
     return env
 

@@ -38,6 +38,8 @@ LOCALE_COOKIE = "fieldbook_locale"
 # The `offset` query parameter of every paged list.
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000)]
 FLASH_KEY = "flash"
+# Sent by the service worker when it fetches a page to keep for offline use (pwa/sw.js).
+BACKGROUND_HEADER = "x-fieldbook-background"
 MAIN_TARGET = "main"
 
 
@@ -117,6 +119,8 @@ def flash(request: Request, message: Message | str) -> None:
 
 def _pop_flashes(request: Request) -> list[str]:
     if "session" not in request.scope or not isinstance(request.scope["session"], dict):
+        return []
+    if request.headers.get(BACKGROUND_HEADER):  # the service worker keeping a page: not seen by anyone
         return []
     return request.session.pop(FLASH_KEY, [])
 
