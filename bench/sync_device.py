@@ -101,23 +101,9 @@ from server.demo import ORDERS_UNTIL, load_demo
 from server.orders.models import Order
 from server.users.models import Role, User
 from sync.pull import ORDERS_ON_DEVICE
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.conftest import csrf_token
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {
-    "viewport": {"width": 360, "height": 740},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 TARGET_ACCOUNTS, TARGET_ORDERS = 2_000, 10_000
 PUSH_SIZE, CAPTURES = 100, 20
 

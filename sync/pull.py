@@ -153,8 +153,7 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         view = await session.get(ClientView, (device.id, since)) if since is not None else None
         high_water = await current_version(session)
         if view is not None and view.high_water == high_water:  # nothing changed since: nothing to send
-            return PullResponse(cursor=str(since), last_mutation_id=device.last_mutation_id, changes=[],
-                                reset=False, more=False, remaining=0)  # fmt: skip
+            return _nothing_new(since, device)
         held: dict[str, dict[str, int]] = {}
         if view is not None:
             held = await session.scalar(
@@ -192,8 +191,7 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
             if view.high_water != high_water:  # ... and the next pull knows it without looking again
                 view.high_water = high_water
                 await session.commit()
-            return PullResponse(cursor=str(since), last_mutation_id=device.last_mutation_id, changes=[],
-                                reset=False, more=False, remaining=0)  # fmt: skip
+            return _nothing_new(since, device)
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
         session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow(),
                                high_water=high_water if remaining == 0 else 0))  # fmt: skip
@@ -207,6 +205,12 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         await session.commit()
     return PullResponse(cursor=str(cursor), last_mutation_id=last_mutation_id, changes=changes,
                         reset=view is None, more=remaining > 0, remaining=remaining)  # fmt: skip
+
+
+def _nothing_new(cursor: int, device: Device) -> PullResponse:
+    """The answer to a pull that finds nothing new: the same cursor, no changes."""
+    return PullResponse(cursor=str(cursor), last_mutation_id=device.last_mutation_id, changes=[],
+                        reset=False, more=False, remaining=0)  # fmt: skip
 
 
 async def _newest_cursor(session: AsyncSession, device_id: uuid.UUID) -> int:
