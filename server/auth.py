@@ -6,7 +6,9 @@ a user may see; nothing queries around it.
 
 from __future__ import annotations
 
+import copy
 import secrets
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -39,22 +41,45 @@ PUBLIC = {"exclude_from_auth": True, "public": True}
 ACCOUNT_INACTIVE = "account_inactive"
 SESSION_USER_KEY = "user_id"
 _FRESH_SESSION_ID = "fieldbook_fresh_session_id"
+_LOADED_SESSION = "fieldbook_loaded_session"
+_RENEWED_AT = "renewed_at"
+# An unchanged session is written back (renewing its expiry) at most this often.
+SESSION_RENEWAL_SECONDS = 3600
 
 
 # --- sessions -------------------------------------------------------------------------------
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Litestar's server-side sessions, plus a new session id at sign-in (no session fixation)."""
+    """Litestar's server-side sessions, plus a new session id at sign-in (no session fixation),
+    written back only when a request changed them.
+
+    Litestar writes the session after every request. The phone sends several at once (a page, a
+    sync, the service worker keeping pages), and a request that only read the session would then
+    write back the copy it loaded over what another one had just stored: a one-time message set
+    by a form was lost that way. Unchanged sessions are still written now and then, so that an
+    active person's session does not expire.
+    """
 
     def get_session_id(self, connection: ASGIConnection) -> str:
         fresh = connection.scope.get("state", {}).get(_FRESH_SESSION_ID)
         return fresh or super().get_session_id(connection)
 
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope.setdefault("state", {})[_LOADED_SESSION] = copy.deepcopy(data)
+        return data
+
     async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
         # Anonymous visitors with nothing to keep get no session row and no cookie.
         if (scope_session is Empty or not scope_session) and not connection.cookies.get(self.config.key):
             return
+        state = connection.scope.get("state", {})
+        if scope_session is not Empty and scope_session:
+            if not state.get(_FRESH_SESSION_ID) and scope_session == state.get(_LOADED_SESSION):
+                if time.time() - scope_session.get(_RENEWED_AT, 0) < SESSION_RENEWAL_SECONDS:
+                    return
+            scope_session[_RENEWED_AT] = int(time.time())
         await super().store_in_message(scope_session, message, connection)
 
 

@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     Phone,
     Seed,
     go_offline,
+    poll,
     ready_for_the_road,
     sign_in,
     wait_for_service_worker,
@@ -166,8 +167,16 @@ def test_before_the_phone_keeps_anything_it_shows_the_offline_page(phone: Phone,
     page = phone.page
     sign_in(page, seed.rep)
     wait_for_service_worker(phone)
-    page.evaluate("caches.delete('fieldbook-pages')")  # as on a phone that never loaded a page through it
     go_offline(phone)
+    # As on a phone that never loaded a page through its worker. Offline, so that nothing the worker
+    # was still fetching (it keeps pages in the background) puts a page back after the delete.
+    poll(
+        page,
+        """caches.delete('fieldbook-pages')
+             .then(() => new Promise((done) => setTimeout(done, 250)))
+             .then(() => caches.has('fieldbook-pages')).then((kept) => !kept)""",
+        message="the kept pages could not be deleted",
+    )
     page.goto("/orders")
     expect(page.locator("h1")).to_have_text("You are offline")
     expect(page.get_by_role("link", name=re.compile("Go to Today"))).to_be_visible()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import uuid
 
+import anyio
 from litestar.routes import HTTPRoute
 from sqlalchemy import select, update
 
@@ -120,3 +123,48 @@ async def test_signing_in_is_recorded_through_the_users_command(client, db) -> N
     assert user.last_sign_in_at is not None and not user.invited
     event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "users.sign_in"))
     assert event is not None and event.actor_id == user.id
+
+
+async def test_a_request_that_only_reads_the_session_does_not_undo_a_message_set_meanwhile(
+    app, client, db
+) -> None:
+    """The phone sends requests side by side (a sync while a form is posted): one that started
+    before the form's "saved" message was kept must not write back its older copy of the session."""
+    user = await make_user(db)
+    account = await make_account(db, user, name="Mossley Mill Deli")
+    token = await sign_in(client, user.id)
+    cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    body_sent = threading.Event()
+
+    async def receive() -> dict:
+        # By now the session is loaded; the handler waits for its body.
+        await anyio.to_thread.run_sync(body_sent.wait)
+        return {"type": "http.request", "body": b'{"device_id": "not-a-device"}', "more_body": False}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/sync/pull", "raw_path": b"/sync/pull", "root_path": "", "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"), (b"cookie", cookies.encode())],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    # On the test client's own event loop, beside the requests the client sends.
+    slow_sync = asyncio.wrap_future(client.blocking_portal.start_task_soon(app, scope, receive, send))
+    await asyncio.sleep(0.2)
+    assert not slow_sync.done()
+
+    saved = await client.post(
+        f"/accounts/{account.id}/edit",
+        data={"_csrf_token": token, "name": "Mossley Mill Deli", "city": "Mossley"},
+    )
+    assert saved.status_code == 303
+    body_sent.set()
+    await slow_sync
+    assert sent[0]["status"] < 500
+
+    page = await client.get(f"/accounts/{account.id}")
+    assert "Account Mossley Mill Deli saved." in page.text
