@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from advanced_alchemy.base import AdvancedDeclarativeBase, UUIDv7AuditBase, orm_registry
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
@@ -129,6 +130,15 @@ def compare_column_types(
     return None  # Alembic's own comparison
 
 
+def _json_dumps(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+# JSON columns (client views, audit details) are read and written with msgspec: several times
+# faster than the standard library's json on a first sync's client views of many thousand ids.
+JSON_CODECS = {"json_serializer": _json_dumps, "json_deserializer": msgspec.json.decode}
+
+
 def create_engine(database_url: str, *, echo: bool = False, pooled: bool = True) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = database_url.split(":///", 1)[-1]
@@ -136,12 +146,14 @@ def create_engine(database_url: str, *, echo: bool = False, pooled: bool = True)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # aiosqlite runs each connection in its own thread; pooling buys nothing and
         # NullPool keeps no file handles open between requests.
-        engine = create_async_engine(database_url, echo=echo, poolclass=NullPool)
+        engine = create_async_engine(database_url, echo=echo, poolclass=NullPool, **JSON_CODECS)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if not pooled:
-        return create_async_engine(database_url, echo=echo, poolclass=NullPool)
-    return create_async_engine(database_url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(database_url, echo=echo, poolclass=NullPool, **JSON_CODECS)
+    return create_async_engine(
+        database_url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODECS
+    )
 
 
 def alchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:

@@ -61,6 +61,10 @@ class ClientView(AdvancedDeclarativeBase):
     # changed (every command takes a value from it; see server.db.ChangeCounter), and a pull can
     # answer "nothing new" without working out the person's scope.
     high_water: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # A page of a pull that `more` pages follow: what the device is still owed, as worked out when
+    # the first page was ({"high_water": ..., "records": {kind: {id: version}}}). The next pages
+    # send from this instead of working out the person's whole scope again for every page.
+    pending: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None, deferred=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 

@@ -11,10 +11,8 @@ even an id. An unknown cursor (a new device, a pruned view) starts afresh with `
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -25,7 +23,7 @@ from server.auth import visible
 from server.contacts.models import Contact
 from server.db import Versioned, current_version, utcnow
 from server.leads.models import Lead
-from server.orders.models import Order
+from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
 from server.users.models import User
 from server.visits.models import Visit
@@ -37,12 +35,15 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 # Puts in one answer; the rest follow with `more` (the device applies them all after the last page).
-PAGE_SIZE = 1000
+PAGE_SIZE = 5000
 # Client views kept per device: the newest few, so a retried pull still finds its cursor.
 VIEWS_KEPT = 3
 # A rep's phone holds the orders of the last 90 days (older ones are looked up online).
 ORDERS_ON_DEVICE = dt.timedelta(days=90)
 SKIPPED_COLUMNS = frozenset({"sa_orm_sentinel"})
+LINE_FIELDS = ("position", "sku", "description", "quantity", "unit_price", "amount")
+# Records read with one statement (bound parameters stay well under every database's limit).
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -71,29 +72,52 @@ KINDS = (
 )
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    return value
+def _columns(kind: Kind) -> list[Any]:
+    table = kind.model.__table__
+    names = kind.columns or [column.key for column in table.columns if column.key not in SKIPPED_COLUMNS]
+    return [table.c[name] for name in names]
 
 
-def _data(kind: Kind, record: Any) -> dict[str, Any]:
-    names = kind.columns or [c.key for c in record.__table__.columns if c.key not in SKIPPED_COLUMNS]
-    data = {name: _plain(getattr(record, name)) for name in names}
-    if isinstance(record, Order):  # an order's lines and timeline travel with it (its version covers them)
-        data["lines"] = [{"position": line.position, "sku": line.sku, "description": line.description,
-                          "quantity": str(line.quantity), "unit_price": str(line.unit_price),
-                          "amount": str(line.amount)} for line in record.lines]  # fmt: skip
-        data["timeline"] = [
-            {"status": e.status.value, "at": e.happened_at.isoformat()} for e in record.timeline
-        ]
-    return data
+async def _records(
+    session: AsyncSession, actor: User, kind: Kind, ids: list[uuid.UUID]
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """(id, version, data) of those of these records the person may see now, read as plain rows:
+    the ORM's identity map and relationships cost more than all the rest of a first sync."""
+    query = select(*_columns(kind)).where(kind.model.id.in_(ids), kind.scope(actor))
+    # Values stay as the database driver gives them (UUIDs, dates, decimals, enums): the answer's
+    # JSON encoder writes each as its plain JSON form.
+    records = [
+        (str(row["id"]), row["version"], dict(row)) for row in (await session.execute(query)).mappings()
+    ]
+    if kind.model is Order:  # an order's lines and timeline travel with it (its version covers them)
+        lines, timeline = await _order_parts(session, ids)
+        for record_id, _, order in records:
+            order["lines"] = lines.get(record_id, [])
+            order["timeline"] = timeline.get(record_id, [])
+    return records
+
+
+async def _order_parts(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    line, event = OrderLine.__table__.c, OrderStatusEvent.__table__.c
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for row in await session.execute(
+        select(line.order_id, line.position, line.sku, line.description, line.quantity, line.unit_price,
+               line.amount)
+        .where(line.order_id.in_(ids), line.deleted_at.is_(None))
+        .order_by(line.order_id, line.position)
+    ):  # fmt: skip
+        order_id, *values = row
+        lines.setdefault(str(order_id), []).append(dict(zip(LINE_FIELDS, values, strict=True)))
+    timeline: dict[str, list[dict[str, Any]]] = {}
+    for order_id, status, happened_at in await session.execute(
+        select(event.order_id, event.status, event.happened_at)
+        .where(event.order_id.in_(ids))
+        .order_by(event.order_id, event.happened_at)
+    ):
+        timeline.setdefault(str(order_id), []).append({"status": status, "at": happened_at})
+    return lines, timeline
 
 
 async def _visible_versions(session: AsyncSession, actor: User) -> dict[str, dict[str, int]]:
@@ -155,13 +179,23 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         if view is not None and view.high_water == high_water:  # nothing changed since: nothing to send
             return _nothing_new(since, device)
         held: dict[str, dict[str, int]] = {}
+        owed: dict[str, Any] | None = None
         if view is not None:
-            held = await session.scalar(
-                select(ClientView.records).where(
-                    ClientView.device_id == device.id, ClientView.cursor == since
+            held, owed = (
+                await session.execute(
+                    select(ClientView.records, ClientView.pending).where(
+                        ClientView.device_id == device.id, ClientView.cursor == since
+                    )
                 )
-            )
-        now = await _visible_versions(session, actor)
+            ).one()
+        if owed is not None:  # the next page of a paged pull: the target was worked out on its first
+            target_high_water = owed["high_water"]
+            now = {
+                kind.name: {**held.get(kind.name, {}), **owed["records"].get(kind.name, {})} for kind in KINDS
+            }
+        else:
+            target_high_water = high_water
+            now = await _visible_versions(session, actor)
 
         changes: list[Change] = []
         sent: dict[str, dict[str, int]] = {}
@@ -176,25 +210,32 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
                 :budget
             ]
             budget -= len(wanted)
-            for start in range(0, len(wanted), 500):
-                chunk = [uuid.UUID(record_id) for record_id in wanted[start : start + 500]]
-                for record in await session.scalars(select(kind.model).where(kind.model.id.in_(chunk))):
-                    changes.append(
-                        Change(kind=kind.name, op="put", id=str(record.id), data=_data(kind, record))
-                    )
-                    kept[str(record.id)] = record.version
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                found = await _records(session, actor, kind, [uuid.UUID(record_id) for record_id in chunk])
+                for record_id, version, data in found:
+                    changes.append(Change(kind=kind.name, op="put", id=record_id, data=data))
+                    kept[record_id] = has[record_id] = version  # newer than the target, if changed meanwhile
+                # Gone from the person's reach since the target was worked out: not owed any more
+                # (the pull after the last page sends the delete if the device holds it).
+                for record_id in set(chunk) - {record_id for record_id, _, _ in found}:
+                    del has[record_id]
             sent[kind.name] = kept
-        remaining = sum(version != sent[name].get(record_id) for name, records in now.items()
-                        for record_id, version in records.items())  # fmt: skip
+        still_owed = {name: {record_id: version for record_id, version in records.items()
+                             if sent[name].get(record_id) != version} for name, records in now.items()}  # fmt: skip
+        remaining = sum(map(len, still_owed.values()))
 
-        if view is not None and not changes:  # nothing new for this person: the same cursor
+        if view is not None and owed is None and not changes:  # nothing new for this person: the same cursor
             if view.high_water != high_water:  # ... and the next pull knows it without looking again
                 view.high_water = high_water
                 await session.commit()
             return _nothing_new(since, device)
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
-        session.add(ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow(),
-                               high_water=high_water if remaining == 0 else 0))  # fmt: skip
+        session.add(
+            ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow(),
+                       high_water=target_high_water if remaining == 0 else 0,
+                       pending={"high_water": target_high_water, "records": still_owed} if remaining else None)
+        )  # fmt: skip
         await session.execute(
             delete(ClientView).where(
                 ClientView.device_id == device.id, ClientView.cursor <= cursor - VIEWS_KEPT

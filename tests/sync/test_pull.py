@@ -153,6 +153,36 @@ async def test_a_large_first_sync_comes_in_pages(client, db, world, monkeypatch)
     assert (await pull(client, device, cursor))["changes"] == []
 
 
+async def test_the_pages_of_a_first_sync_bring_what_changed_meanwhile_and_nothing_that_left(
+    client, db, world, monkeypatch
+) -> None:
+    """The later pages send what the first one worked out the device is owed, not the whole scope
+    again: an account that left the rep's reach meanwhile is never sent, an edit made meanwhile
+    arrives, at the latest with the pull after the last page."""
+    extras = [await make_account(db, world["rep"], name=f"Extra {number}") for number in range(6)]
+    monkeypatch.setattr(pulling, "PAGE_SIZE", 3)
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    assert first["more"]
+    unsent = [account for account in extras if account.name not in names(first, "accounts")]
+    leaving, renamed = unsent[0], unsent[-1]
+    await accounts.update(db, world["manager"], leaving.id, {"owner_id": str(world["manager"].id)})
+    await accounts.update(db, world["rep"], renamed.id, {"name": "Renamed Between Pages"})
+    await db.commit()
+
+    pages, cursor = [first], first["cursor"]
+    while pages[-1]["more"]:
+        pages.append(await pull(client, device, cursor))
+        assert len(pages) < 10, "the pages never end"
+        cursor = pages[-1]["cursor"]
+    caught_up = await pull(client, device, cursor)
+    received = {data["name"] for page in [*pages, caught_up] for data in held(page, "accounts").values()}
+    assert leaving.name not in received
+    assert "Renamed Between Pages" in received
+    assert (await pull(client, device, caught_up["cursor"]))["changes"] == []
+
+
 async def test_unknown_cursors_restart_and_devices_stay_with_their_person(client, db, world) -> None:
     await sign_in(client, world["rep"].id)
     device = uuid.uuid4()
