@@ -53,9 +53,10 @@ async def apply_changes(
     changed = {name: value for name, value in values.items() if getattr(record, name) != value}
     if changed:
         before = audit.snapshot(record, changed)
+        version = await next_version(session)  # before the fields change, or autoflush writes them twice
         for name, value in changed.items():
             setattr(record, name, value)
-        stamp(record, await next_version(session))
+        stamp(record, version)
         await session.flush()
         audit.record(session, actor, action, record, before=before, after=audit.snapshot(record, changed))
     return changed

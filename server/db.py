@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 metadata = orm_registry.metadata
 # The request's session, as handlers receive it from advanced-alchemy's plugin.
 DbSession = NamedDependency[AsyncSession]
+# Opens a new session (for code that runs several transactions of its own).
+OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def new_id() -> uuid.UUID:
@@ -154,6 +158,22 @@ def create_engine(database_url: str, *, echo: bool = False, pooled: bool = True)
     return create_async_engine(
         database_url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODECS
     )
+
+
+@asynccontextmanager
+async def sessions_on_one_connection(engine: AsyncEngine) -> AsyncIterator[OpenSession]:
+    """A session factory whose sessions all use one connection, in turn: for work done as many
+    short transactions one after another (a sync push applies each mutation in its own). Taking a
+    connection from the pool, pinging it (PostgreSQL) or opening it (SQLite) once per transaction
+    cost as much as the transaction itself."""
+    async with engine.connect() as connection:
+
+        @asynccontextmanager
+        async def open_session() -> AsyncIterator[AsyncSession]:
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                yield session
+
+        yield open_session
 
 
 def alchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:

@@ -45,13 +45,11 @@ async def merge_args(
         return args, []  # nothing to merge against: the command decides (a missing record is refused)
     # The device's own edits since `base_version` (queued offline one after another, all on the
     # same base) are not the server's changes.
-    own = await session.scalars(
-        select(MutationRecord.record_version).where(
-            MutationRecord.device_id == device_id, MutationRecord.record_version > base_version
-        )
+    own = select(MutationRecord.record_version).where(
+        MutationRecord.device_id == device_id, MutationRecord.record_version > base_version
     )
     merged, conflicts = dict(args), []
-    changed = await audit.changed_since(session, record.id, base_version, ignoring=set(own))
+    changed = await audit.changed_since(session, record.id, base_version, ignoring=own)
     for name, original in changed.items():
         if name not in args:
             continue

@@ -13,13 +13,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from server.db import utcnow
+from server.db import OpenSession, utcnow
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.users.models import User
@@ -38,7 +37,6 @@ from sync.registry import Context, Registry
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-OpenSession = Callable[[], AbstractAsyncContextManager["AsyncSession"]]
 RenderMessage = Callable[[Message], str]
 # A commit that lost a race (SQLite's single writer, or the ledger's key) is tried again this often.
 ATTEMPTS = 3

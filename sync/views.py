@@ -8,6 +8,7 @@ from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
 from server.auth import current_user
+from server.db import sessions_on_one_connection
 from server.web import is_htmx, render, translate
 from sync import pull as pulling
 from sync import push as pushing
@@ -28,13 +29,14 @@ async def push(request: Request, data: JSONBody[PushRequest]) -> Response[PushRe
     alchemy = request.app.state["alchemy"]
     user = current_user(request)
     try:
-        answer = await pushing.push(
-            alchemy.get_session,
-            user.id,
-            data,
-            request.app.state["sync_commands"],
-            lambda m: translate(request, m),
-        )
+        async with sessions_on_one_connection(alchemy.get_engine()) as open_session:
+            answer = await pushing.push(
+                open_session,
+                user.id,
+                data,
+                request.app.state["sync_commands"],
+                lambda m: translate(request, m),
+            )
     except pushing.SyncRefused as refused:
         error = ProtocolError(
             code=refused.code, detail=refused.detail, last_mutation_id=refused.last_mutation_id
@@ -61,7 +63,8 @@ async def pull(request: Request, data: JSONBody[PullRequest]) -> Response[PullRe
     if request.content_type[0] != "application/json":
         return Response(ProtocolError(code="json_only", detail="Send JSON."), status_code=415)
     try:
-        answer = await pulling.pull(request.app.state["alchemy"].get_session, current_user(request).id, data)
+        async with sessions_on_one_connection(request.app.state["alchemy"].get_engine()) as open_session:
+            answer = await pulling.pull(open_session, current_user(request).id, data)
     except pushing.SyncRefused as refused:
         return Response(
             ProtocolError(code=refused.code, detail=refused.detail), status_code=refused.status_code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from server.audit.models import AuditEvent
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from server.users.models import User
@@ -60,13 +61,13 @@ def record(
 
 
 async def changed_since(
-    session: AsyncSession, record_id: uuid.UUID, version: int, *, ignoring: Collection[int] = ()
+    session: AsyncSession, record_id: uuid.UUID, version: int, *, ignoring: Select[tuple[int]] | None = None
 ) -> dict[str, Any]:
     """The fields of a record changed after `version` (leaving out the changes that made the versions
-    in `ignoring`), each with its value before the first such change."""
+    `ignoring` selects), each with its value before the first such change."""
     query = select(AuditEvent).where(AuditEvent.record_id == record_id, AuditEvent.record_version > version)
-    if ignoring:
-        query = query.where(AuditEvent.record_version.not_in(ignoring))
+    if ignoring is not None:
+        query = query.where(AuditEvent.record_version.not_in(ignoring.scalar_subquery()))
     events = await session.scalars(query.order_by(AuditEvent.record_version, AuditEvent.id))
     original: dict[str, Any] = {}
     for event in events:
