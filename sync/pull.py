@@ -138,14 +138,19 @@ def _parse_cursor(cursor: str | None) -> int | None:
 async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse:
     """The changes that bring the device from its cursor to what its person may see now."""
     check_schema(request.schema_version)
-    await bind_device(open_session, actor_id, request.device_id, request.app_version)
     for _ in range(ATTEMPTS):
         try:
             return await _pull(open_session, actor_id, request)
+        except _NotBound:  # a new device (registered now), or someone else's (refused)
+            await bind_device(open_session, actor_id, request.device_id, request.app_version)
         except DBAPIError as error:
             if not _lost_a_race(error):
                 raise
     raise SyncRefused(503, "busy", "The server is busy; try again.")
+
+
+class _NotBound(Exception):
+    """The device is not (yet) this person's."""
 
 
 def _lost_a_race(error: DBAPIError) -> bool:
@@ -172,7 +177,8 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         if actor is None or not actor.is_active or actor.deleted_at is not None:
             raise SyncRefused(401, "signed_out", "This account is no longer active.")
         device = await session.get(Device, request.device_id)
-        assert device is not None and device.user_id == actor.id  # bound to this person just before
+        if device is None or device.user_id != actor.id:
+            raise _NotBound
         since = _parse_cursor(request.cursor)
         view = await session.get(ClientView, (device.id, since)) if since is not None else None
         high_water = await current_version(session)
