@@ -18,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from playwright.sync_api import Locator, Page, Response, Route, expect
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ from server.users import service as users
 from server.users.models import Role, User
 from server.visits import service as visits
 from server.visits.models import Outcome, Visit, VisitStatus
+from sync import pull as pulling
 from sync.models import Conflict, Device, MutationRecord
 from tests.browser.conftest import (
     BAKERY,
@@ -473,9 +475,10 @@ def expect_forgotten(page: Page, seed: Seed, briefcase: str, timeout: float = 10
 
 
 def test_a_first_sync_can_be_interrupted_and_resumed(
-    open_phone: Callable[..., Phone], seed: Seed, database_url: str
+    open_phone: Callable[..., Phone], seed: Seed, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = 1_100  # more than one pull answer holds (1,000 records)
+    monkeypatch.setattr(pulling, "PAGE_SIZE", 500)  # the live server runs in this process
+    extra = 600  # more than one pull answer holds
 
     async def many_accounts(db: AsyncSession) -> None:
         version = await next_version(db)
