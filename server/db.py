@@ -148,9 +148,10 @@ def create_engine(database_url: str, *, echo: bool = False, pooled: bool = True)
         path = database_url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # aiosqlite runs each connection in its own thread; pooling buys nothing and
-        # NullPool keeps no file handles open between requests.
-        engine = create_async_engine(database_url, echo=echo, poolclass=NullPool, **JSON_CODECS)
+        # Opening a connection (aiosqlite starts a thread for each, then the PRAGMAs below) cost
+        # more than most requests' queries, and a request takes several: keep a few open.
+        pool = {"pool_size": 5, "max_overflow": 10} if pooled else {"poolclass": NullPool}
+        engine = create_async_engine(database_url, echo=echo, **pool, **JSON_CODECS)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if not pooled:
