@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server import i18n, shell
 from server.accounts.views import AccountController
 from server.audit.views import AuditController
-from server.auth import RotatingSessionBackend, RotatingSessionConfig, retrieve_user
+from server.auth import RotatingSessionBackend, RotatingSessionConfig, SignedInOnly, retrieve_user
 from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.db import KeyValueItem, alchemy_config, purge_expired_store_items
@@ -185,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     session_auth = SessionAuth[User, RotatingSessionBackend](
         retrieve_user_handler=retrieve_user,
         session_backend_config=session_config,
+        authentication_middleware_class=SignedInOnly,
         exclude_opt_key="exclude_from_auth",
     )
     return Litestar(

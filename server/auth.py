@@ -13,7 +13,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.middleware.authentication import AuthenticationResult
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.security.session_auth.middleware import SessionAuthMiddleware
 from litestar.types import Empty
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
@@ -85,6 +87,24 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 
 class RotatingSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+
+class SignedInOnly(SessionAuthMiddleware):
+    """Litestar's session sign-in check, except that a request from someone not signed in leaves
+    their session as it is. Litestar empties it, and the session of someone signing in holds the
+    sign-in in progress: the service worker keeping a page in the background then ended the sign-in
+    before the identity provider sent the person back."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        session = connection.scope.get("session")
+        user = (
+            await self.retrieve_user_handler(session, connection)
+            if isinstance(session, dict) and session
+            else None
+        )
+        if user is None:
+            raise NotAuthorizedException("not signed in")
+        return AuthenticationResult(user=user, auth=session)
 
 
 async def sign_in(connection: ASGIConnection, user: User, **extra: Any) -> None:

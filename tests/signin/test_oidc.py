@@ -60,6 +60,21 @@ async def test_the_providers_groups_change_the_role_at_the_next_sign_in(client, 
     assert user.role is Role.ADMIN  # the highest role any group grants
 
 
+async def test_a_page_asked_for_while_away_at_the_provider_does_not_end_the_sign_in(
+    client, db, iam_server
+) -> None:
+    """The service worker keeps pages in the background (/sync among them); one it asks for while
+    the person is away at the identity provider must not throw the sign-in in progress away."""
+    person = make_person(iam_server, formatted_name="Mei Chen")
+    callback = await provider_redirect(client, iam_server, person)
+    kept_in_background = await client.get("/sync", headers={"X-Fieldbook-Background": "1"})
+    assert kept_in_background.status_code in {303, 401}
+
+    response = await client.get(callback_path(callback))
+    assert response.status_code == 303, response.text
+    assert "Mei Chen" in (await client.get("/more")).text
+
+
 async def test_replaying_the_callback_signs_nobody_in(client, db, iam_server) -> None:
     person = make_person(iam_server)
     callback = callback_path(await provider_redirect(client, iam_server, person))
