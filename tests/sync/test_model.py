@@ -21,8 +21,8 @@ is lowered so first syncs come in pages. Sessions and rate limits are kept in Re
 (scripts/test starts it), which halves the cost of a request; without it, in the database.
 
 In CI each database runs MODEL_EXAMPLES examples of up to 25 steps (PostgreSQL 70, about 1,500
-steps; SQLite, whose requests cost twice as much, 35, about 750). For a longer hunt set the number
-of examples for both:
+steps; SQLite 50, about 1,000; 40 to 60 s each on the 2-core CI machine). For a longer hunt set
+the number of examples for both:
 
     FIELDBOOK_MODEL_EXAMPLES=1000 .venv/bin/pytest tests/sync/test_model.py -p no:randomly
 """
@@ -74,7 +74,7 @@ from tests.conftest import csrf_token, make_settings
 from tests.factories import make_account, make_team, make_user
 
 # SQLite opens a connection per database session, so its requests cost about twice PostgreSQL's.
-MODEL_EXAMPLES = {"postgresql": 70, "sqlite": 35}
+MODEL_EXAMPLES = {"postgresql": 70, "sqlite": 50}
 STEPS = 25
 PAGE_SIZE = 5  # so that first syncs, and a manager's catching up, come in several pages
 VALUES = {
