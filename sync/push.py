@@ -129,8 +129,15 @@ async def _apply_once(
     registry: Registry,
     render: RenderMessage,
 ) -> tuple[MutationResult, int]:
-    device = await _device(session, device_id, lock=True)
-    assert device is not None  # bound before any mutation runs
+    # The device, locked, and its person (bound to it before any mutation runs), in one statement.
+    device, actor = (
+        await session.execute(
+            select(Device, User)
+            .join(User, User.id == Device.user_id)
+            .where(Device.id == device_id, Device.user_id == user_id)
+            .with_for_update(of=Device)
+        )
+    ).one()
     if mutation.id <= device.last_mutation_id:
         return _stored(
             await session.get(MutationRecord, (device_id, mutation.id)), mutation.id
@@ -138,8 +145,7 @@ async def _apply_once(
     if mutation.id != device.last_mutation_id + 1:
         raise SyncRefused(409, "mutation_gap", f"Expected mutation {device.last_mutation_id + 1}.",
                           device.last_mutation_id)  # fmt: skip
-    actor = await session.get(User, user_id)
-    if actor is None or not actor.is_active or actor.deleted_at is not None:
+    if not actor.is_active or actor.deleted_at is not None:
         raise SyncRefused(401, "signed_out", "This account is no longer active.", device.last_mutation_id)
     received_at = utcnow()
     handler = registry.get(mutation.name)
