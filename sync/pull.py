@@ -204,13 +204,13 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
                     )
                 )
             ).one()
-        if owed is not None:  # the next page of a paged pull: the target was worked out on its first
-            target_high_water = owed["high_water"]
+        if owed is not None and owed["high_water"] == high_water:
+            # The next page of a paged pull, and nothing changed anywhere since its first page
+            # worked out what the device is owed: that is still exactly what it may see.
             now = {
                 kind.name: {**held.get(kind.name, {}), **owed["records"].get(kind.name, {})} for kind in KINDS
             }
         else:
-            target_high_water = high_water
             now = await _visible_versions(session, actor)
 
         changes: list[Change] = []
@@ -231,9 +231,9 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
                 found = await _records(session, actor, kind, [uuid.UUID(record_id) for record_id in chunk])
                 for record_id, version, data in found:
                     changes.append(Change(kind=kind.name, op="put", id=record_id, data=data))
-                    kept[record_id] = has[record_id] = version  # newer than the target, if changed meanwhile
-                # Gone from the person's reach since the target was worked out: not owed any more
-                # (the pull after the last page sends the delete if the device holds it).
+                    kept[record_id] = has[record_id] = version
+                # One no longer found (an order that has just aged past what the phone keeps) is
+                # not owed any more, or the pages would never end.
                 for record_id in set(chunk) - {record_id for record_id, _, _ in found}:
                     del has[record_id]
             sent[kind.name] = kept
@@ -249,8 +249,8 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
         session.add(
             ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow(),
-                       high_water=target_high_water if remaining == 0 else 0,
-                       pending={"high_water": target_high_water, "records": still_owed} if remaining else None)
+                       high_water=high_water if remaining == 0 else 0,
+                       pending={"high_water": high_water, "records": still_owed} if remaining else None)
         )  # fmt: skip
         await session.execute(
             delete(ClientView).where(

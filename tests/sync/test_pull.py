@@ -183,6 +183,29 @@ async def test_the_pages_of_a_first_sync_bring_what_changed_meanwhile_and_nothin
     assert (await pull(client, device, caught_up["cursor"]))["changes"] == []
 
 
+async def test_a_record_that_leaves_during_a_paged_pull_is_gone_when_its_last_page_is_applied(
+    client, db, world, monkeypatch
+) -> None:
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    assert names(first, "accounts") == {"Rita's Shop"}
+    for number in range(6):
+        await make_account(db, world["rep"], name=f"New {number}")
+    monkeypatch.setattr(pulling, "PAGE_SIZE", 2)
+    pages = [await pull(client, device, first["cursor"])]
+    assert pages[0]["more"]
+    await accounts.update(db, world["manager"], world["shop"].id, {"owner_id": str(world["manager"].id)})
+    await db.commit()
+    while pages[-1]["more"]:
+        pages.append(await pull(client, device, pages[-1]["cursor"]))
+        assert len(pages) < 10, "the pages never end"
+
+    deleted = {(c["kind"], c["id"]) for page in pages for c in page["changes"] if c["op"] == "delete"}
+    assert ("accounts", str(world["shop"].id)) in deleted
+    assert {f"New {number}" for number in range(6)} <= {n for page in pages for n in names(page, "accounts")}
+
+
 async def test_unknown_cursors_restart_and_devices_stay_with_their_person(client, db, world) -> None:
     await sign_in(client, world["rep"].id)
     device = uuid.uuid4()
