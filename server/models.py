@@ -7,6 +7,7 @@ from server.db import ChangeCounter, KeyValueItem, metadata
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
+from server.reminders.models import Reminder
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
 from server.visits.models import Visit
@@ -30,6 +31,7 @@ __all__ = [
     "OrderLine",
     "OrderStatusEvent",
     "OrganisationPolicy",
+    "Reminder",
     "Team",
     "TeamManager",
     "User",
