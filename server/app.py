@@ -36,6 +36,7 @@ from server.leads.views import LeadsController
 from server.orders.api import upsert_order
 from server.orders.views import OrdersController
 from server.organisation.views import OrganisationController
+from server.reminders.views import RemindersController
 from server.scim.views import scim_routes
 from server.settings import Settings
 from server.signin import oidc
@@ -53,6 +54,7 @@ ROUTE_HANDLERS = [
     VisitsController,
     TeamController,
     LeadsController,
+    RemindersController,
     OrganisationController,
     sync_views.push,
     sync_views.pull,

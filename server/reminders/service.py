@@ -23,7 +23,7 @@ from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.leads.models import Lead
 from server.reminders.models import LinkKind, Reminder, ReminderSource
-from server.validation import Fields
+from server.validation import Fields, parse_uuid
 from server.visits.models import Visit
 
 if TYPE_CHECKING:
@@ -273,6 +273,16 @@ async def link_names(session: AsyncSession, actor: User, reminders: list[Reminde
             if record is not None:
                 names[reminder.id] = record_name(record)
     return names
+
+
+async def link_name(session: AsyncSession, actor: User, kind: Any, record_id: Any) -> str | None:
+    """The name of a record a new reminder would be about, if the actor may see it."""
+    model = LINKED_MODELS.get(LinkKind(kind)) if kind in set(LinkKind) else None
+    parsed = parse_uuid(record_id)
+    if model is None or parsed is None:
+        return None
+    record = await session.scalar(select(model).where(model.id == parsed, visible(actor, model)))
+    return record_name(record) if record is not None else None
 
 
 def record_name(record: Any) -> str:
