@@ -22,6 +22,7 @@ from server.db import utcnow
 from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.leads.models import Lead
+from server.reminders import push
 from server.reminders.models import LinkKind, Reminder, ReminderSource
 from server.validation import Fields, parse_uuid
 from server.visits.models import Visit
@@ -101,8 +102,11 @@ async def _insert(
         if existing.owner_id != owner.id:
             raise ValidationError({"id": Message(N_("Choose one of the options."))})
         return existing
-    reminder = Reminder(id=reminder_id, owner_id=owner.id, **values)
-    return await insert(session, actor, reminder, "reminders.create", FIELDS)
+    reminder = await insert(
+        session, actor, Reminder(id=reminder_id, owner_id=owner.id, **values), "reminders.create", FIELDS
+    )
+    await push.schedule_ring(session, reminder)
+    return reminder
 
 
 async def create(
@@ -157,7 +161,9 @@ async def update(session: AsyncSession, actor: User, reminder_id: Any, raw: Mapp
     """reminders.update: a new title or due time."""
     reminder = await _own(session, actor, reminder_id)
     _check_open(reminder)
-    await apply_changes(session, actor, reminder, _validate(raw, actor), "reminders.update")
+    changed = await apply_changes(session, actor, reminder, _validate(raw, actor), "reminders.update")
+    if "due_at" in changed:
+        await push.schedule_ring(session, reminder)
     return reminder
 
 
@@ -168,6 +174,7 @@ async def complete(
     reminder = await _own(session, actor, reminder_id)
     if not reminder.is_done:
         await apply_changes(session, actor, reminder, {"done_at": now or utcnow()}, "reminders.complete")
+        await push.cancel_rings(session, reminder)
     return reminder
 
 
@@ -207,6 +214,7 @@ async def snooze(
     _check_open(reminder)
     until = snoozed_until(actor, raw, now or utcnow())
     await apply_changes(session, actor, reminder, {"due_at": until}, "reminders.snooze")
+    await push.schedule_ring(session, reminder)
     return reminder
 
 
@@ -214,6 +222,7 @@ async def delete(session: AsyncSession, actor: User, reminder_id: Any) -> Remind
     """reminders.delete: gone from the lists (a tombstone, so devices holding it learn it went)."""
     reminder = await _own(session, actor, reminder_id)
     await apply_changes(session, actor, reminder, {"deleted_at": utcnow()}, "reminders.delete")
+    await push.cancel_rings(session, reminder)
     return reminder
 
 

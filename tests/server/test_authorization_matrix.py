@@ -128,7 +128,11 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
         world_versions["lead"],
     )
     reminder = await db.get(Reminder, ids["reminder_id"], populate_existing=True)
-    assert (reminder.title, reminder.version, reminder.deleted_at) == ("Secret reminder", world_versions["reminder"], None)
+    assert (reminder.title, reminder.version, reminder.deleted_at) == (
+        "Secret reminder",
+        world_versions["reminder"],
+        None,
+    )
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
