@@ -24,16 +24,20 @@ def _from_text(text: str) -> Vapid:
 
 
 def _generate_into(path: Path) -> None:
-    """Write a new key, unless another process just did (the first writer wins)."""
+    """Write a new key, unless another process just did (the first one to link its file wins)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     vapid = Vapid()
     vapid.generate_keys()
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(vapid.private_pem())
+    try:
+        os.link(draft, path)  # atomic, and refuses to replace a key another process wrote
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
 
 
 def load(settings: Settings) -> Vapid:
