@@ -18,6 +18,8 @@ import logging
 import os
 import socket
 from collections import defaultdict
+from collections.abc import Mapping
+from gettext import NullTranslations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -26,7 +28,9 @@ from pywebpush import WebPushException, webpush_async
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from server import i18n
 from server.db import utcnow
+from server.i18n import N_
 from server.reminders import push
 from server.reminders import service as reminders
 from server.reminders.models import Reminder, ReminderSource
@@ -93,15 +97,20 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: our own back-off will do
 
 
-def payload(reminder: Reminder, owner: User, name: str | None) -> dict[str, Any]:
-    """What the service worker shows: the title, the record's name and the time it was due."""
+def payload(
+    reminder: Reminder, owner: User, name: str | None, translations: Mapping[str, NullTranslations]
+) -> dict[str, Any]:
+    """What the service worker shows: the title, the record's name and the time it was due, and
+    the labels of its actions in the owner's language."""
     due = local_time(reminder.due_at, owner, "%H:%M")
+    language = translations.get(owner.locale or "") or translations.get("en") or NullTranslations()
     return {
         "reminder_id": str(reminder.id),
         "title": reminder.title,
         "body": f"{name} · {due}" if name else due,
         "url": reminders.record_path(reminder) or "/reminders",
         "tag": f"reminder-{reminder.id}",
+        "actions": {"done": language.gettext(N_("Done")), "snooze": language.gettext(N_("Snooze 1 h"))},
     }
 
 
@@ -113,6 +122,7 @@ class Dispatcher:
     name: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     batch: int = 100
     concurrency: int = 20
+    translations: Mapping[str, NullTranslations] = dataclasses.field(default_factory=i18n.load_translations)
 
     def _postgres(self, session: AsyncSession) -> bool:
         return session.bind.dialect.name == "postgresql"
@@ -229,7 +239,7 @@ class Dispatcher:
             jobs = []
             for delivery in deliveries:
                 reminder = by_id[delivery.reminder_id]
-                body = payload(reminder, owners[reminder.owner_id], names.get(reminder.id))
+                body = payload(reminder, owners[reminder.owner_id], names.get(reminder.id), self.translations)
                 jobs.append(
                     (delivery, subscriptions.get(delivery.subscription_id), body, PUSH_KINDS[reminder.source])
                 )

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select, update
 
 from server.commands import apply_changes
-from server.errors import Message, ValidationError
+from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
 from server.reminders.push_models import PushSubscription, ReminderRing, RingStatus
-from server.validation import Fields
+from server.validation import Fields, parse_uuid
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,11 +80,23 @@ async def unsubscribe(session: AsyncSession, actor: User, endpoint: Any) -> int:
 
 async def forget(session: AsyncSession, actor: User, subscription_ids: list[Any]) -> None:
     """On sign-out: the subscriptions made during this sign-in go."""
-    ids = [s for s in subscription_ids if s]
+    ids = [parsed for value in subscription_ids if (parsed := parse_uuid(value)) is not None]
     if ids:
         await session.execute(
             delete(PushSubscription).where(PushSubscription.id.in_(ids), PushSubscription.user_id == actor.id)
         )
+
+
+async def remove_device(session: AsyncSession, actor: User, subscription_id: Any) -> None:
+    """push.remove_device: one of the actor's devices gets no more notifications."""
+    found = await session.scalar(
+        select(PushSubscription).where(
+            PushSubscription.id == parse_uuid(subscription_id), PushSubscription.user_id == actor.id
+        )
+    )
+    if found is None:
+        raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
+    await session.delete(found)
 
 
 async def devices(session: AsyncSession, actor: User) -> list[PushSubscription]:

@@ -67,7 +67,7 @@ async def test_a_due_reminder_reaches_each_device_once_with_the_records_name(
         check_claims(received, service, SUBJECT, dispatch.public_key)
         assert received.payload == {"reminder_id": str(reminder.id), "title": "Call about the order",
                                     "body": "Mill Bakery · 10:00", "url": f"/accounts/{shop.id}",
-                                    "tag": f"reminder-{reminder.id}"}  # fmt: skip
+                                    "tag": f"reminder-{reminder.id}", "actions": {"done": "Done", "snooze": "Snooze 1 h"}}  # fmt: skip
         assert (received.ttl, received.urgency) == ("14400", "normal")
     attempts = list(await db.scalars(select(PushAttempt.status_code)))
     assert attempts == [201, 201]
@@ -152,9 +152,13 @@ async def test_quiet_hours_hold_the_push_until_morning(db, rep, dispatch, servic
     assert [p["title"] for p in service.payloads()] == ["Late one"]
 
 
-async def test_a_system_reminder_is_urgent_and_kept_longer(db, rep, dispatch, service) -> None:
+async def test_a_system_reminder_is_urgent_kept_longer_and_speaks_the_owners_language(
+    db, dispatch, service
+) -> None:
+    rep = await make_user(db, Role.REP, await make_team(db), locale="zh_Hans")
     await push.subscribe(db, rep, service.subscription("phone"))
     await reminders.remind(db, rep, "A quote waits for your approval", DUE)
     await db.commit()
     assert await dispatch(DUE) == 1
     assert (service.received[0].ttl, service.received[0].urgency) == ("86400", "high")
+    assert service.payloads()[0]["actions"] == {"done": "已完成", "snooze": "1 小时后提醒"}

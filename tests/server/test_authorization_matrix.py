@@ -20,8 +20,10 @@ from server.leads import service as leads
 from server.leads.models import Lead, LeadStatus
 from server.orders import service as orders
 from server.orders.models import OrderStatus
+from server.reminders import push
 from server.reminders import service as reminders
 from server.reminders.models import Reminder
+from server.reminders.push_models import PushSubscription
 from server.tokens import service as tokens
 from server.tokens.models import ApiToken, TokenPurpose
 from server.users.models import Role, User
@@ -59,9 +61,11 @@ async def world(db):
                                              "purpose": "Secret visit purpose"})  # fmt: skip
     lead = await leads.capture(db, outsider, {"company": "Secret Lead Company", "phone": "07700 900999"})
     reminder = await reminders.create(db, outsider, {"title": "Secret reminder", "due_on": "2026-11-23"})
+    device = await push.subscribe(db, outsider, {"endpoint": "https://push.example/secret",
+                                                 "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}})  # fmt: skip
     await db.commit()
     ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
-           "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id, "reminder_id": reminder.id}  # fmt: skip
+           "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id, "reminder_id": reminder.id, "subscription_id": device.id}  # fmt: skip
     return people, ids
 
 
@@ -133,6 +137,7 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
         world_versions["reminder"],
         None,
     )
+    assert await db.get(PushSubscription, ids["subscription_id"], populate_existing=True) is not None
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
