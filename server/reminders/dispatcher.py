@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pywebpush import WebPushException, webpush_async
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from server import i18n
@@ -130,55 +130,81 @@ class Dispatcher:
     # --- rings -> deliveries ---------------------------------------------------------------
 
     async def fan_out(self, now: dt.datetime) -> int:
-        """Due rings become one pending delivery per device of the reminder's owner."""
+        """Due rings become one pending delivery per device of the reminder's owner (a batch at a time)."""
+        pending = ReminderRing.status == RingStatus.PENDING.value
         async with self.sessions() as session:
             query = (
-                select(ReminderRing)
-                .where(ReminderRing.status == RingStatus.PENDING.value, ReminderRing.ring_at <= now)
+                select(ReminderRing.id, ReminderRing.reminder_id)
+                .where(pending, ReminderRing.ring_at <= now)
                 .order_by(ReminderRing.ring_at)
                 .limit(self.batch)
             )
             if self._postgres(session):
                 query = query.with_for_update(skip_locked=True)
-            rings = list(await session.scalars(query))
-            for ring in rings:
-                await self._fan_out_one(session, ring, now)
+            rings = list(await session.execute(query))
+            if not rings:
+                return 0
+            found = await session.scalars(
+                select(Reminder).where(Reminder.id.in_({r.reminder_id for r in rings}))
+            )
+            by_id = {reminder.id: reminder for reminder in found}
+            owner_ids = {reminder.owner_id for reminder in by_id.values()}
+            owners = {
+                user.id: user for user in await session.scalars(select(User).where(User.id.in_(owner_ids)))
+            }
+            cancelled, ready = [], {}
+            for ring_id, reminder_id in rings:
+                reminder = by_id.get(reminder_id)
+                owner = owners.get(reminder.owner_id) if reminder else None
+                if (
+                    reminder is None
+                    or reminder.done_at
+                    or reminder.deleted_at
+                    or owner is None
+                    or not owner.is_active
+                ):
+                    cancelled.append(ring_id)
+                elif (morning := push.quiet_until(owner, now)) is not None:  # it waits for the morning
+                    await session.execute(
+                        update(ReminderRing).where(ReminderRing.id == ring_id).values(ring_at=morning)
+                    )
+                else:
+                    ready[ring_id] = reminder
+            if cancelled:
+                await session.execute(
+                    update(ReminderRing)
+                    .where(ReminderRing.id.in_(cancelled), pending)
+                    .values(status=RingStatus.CANCELLED.value)
+                )
+            if ready:
+                await self._deliveries(session, ready, now)
             await session.commit()
             return len(rings)
 
-    async def _fan_out_one(self, session: AsyncSession, ring: ReminderRing, now: dt.datetime) -> None:
-        reminder = await session.get(Reminder, ring.reminder_id)
-        owner = await session.get(User, reminder.owner_id) if reminder else None
-        if (
-            reminder is None
-            or reminder.done_at
-            or reminder.deleted_at
-            or owner is None
-            or not owner.is_active
-        ):
-            ring.status = RingStatus.CANCELLED.value
-            return
-        if (morning := push.quiet_until(owner, now)) is not None:
-            ring.ring_at = morning  # quiet hours: it waits for the morning
-            return
-        claimed = await session.execute(
+    async def _deliveries(self, session: AsyncSession, ready: dict[Any, Reminder], now: dt.datetime) -> None:
+        """Claim the rings (a conditional UPDATE only one dispatcher wins) and add their deliveries."""
+        claimed = await session.scalars(
             update(ReminderRing)
-            .where(ReminderRing.id == ring.id, ReminderRing.status == RingStatus.PENDING.value)
+            .where(ReminderRing.id.in_(list(ready)), ReminderRing.status == RingStatus.PENDING.value)
             .values(status=RingStatus.FANNED_OUT.value)
-            .execution_options(synchronize_session=False)
+            .returning(ReminderRing.id)
         )
-        if not claimed.rowcount:
-            return  # another dispatcher took it
-        subscriptions = await session.scalars(
-            select(PushSubscription).where(PushSubscription.user_id == owner.id)
-        )
-        for subscription in subscriptions:
-            session.add(
-                PushDelivery(
-                    ring_id=ring.id, reminder_id=reminder.id, user_id=owner.id, subscription_id=subscription.id,
-                    push_service=urlsplit(subscription.endpoint).netloc[:200], next_attempt_at=now,
-                )
-            )  # fmt: skip
+        ring_ids = list(claimed)
+        owners = {ready[ring_id].owner_id for ring_id in ring_ids}
+        devices: dict[Any, list[PushSubscription]] = defaultdict(list)
+        for subscription in await session.scalars(
+            select(PushSubscription).where(PushSubscription.user_id.in_(owners))
+        ):
+            devices[subscription.user_id].append(subscription)
+        rows = [
+            {"ring_id": ring_id, "reminder_id": ready[ring_id].id, "user_id": ready[ring_id].owner_id,
+             "subscription_id": device.id, "push_service": urlsplit(device.endpoint).netloc[:200],
+             "status": DeliveryStatus.PENDING.value, "attempts": 0, "next_attempt_at": now}
+            for ring_id in ring_ids
+            for device in devices[ready[ring_id].owner_id]
+        ]  # fmt: skip
+        if rows:
+            await session.execute(insert(PushDelivery), rows)
 
     # --- claiming and sending deliveries -----------------------------------------------------
 
@@ -278,25 +304,29 @@ class Dispatcher:
             return Result("retry", None, f"{type(error).__name__}: {error}"[:500])
 
     async def _record(self, outcomes: list[tuple[PushDelivery, Result]], now: dt.datetime) -> None:
+        rows, gone = [], set()
+        for delivery, result in outcomes:
+            row = {"id": delivery.id, "attempts": delivery.attempts + 1, "lease_until": None,
+                   "next_attempt_at": delivery.next_attempt_at, "sent_at": None}  # fmt: skip
+            if result.outcome == "sent":
+                row |= {"status": DeliveryStatus.SENT.value, "sent_at": now}
+            elif result.outcome == "retry" and delivery.attempts + 1 < MAX_ATTEMPTS:
+                wait = backoff(delivery.attempts + 1, result.retry_after)
+                row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now + wait}
+            elif result.outcome == "gone":
+                row["status"] = DeliveryStatus.GONE.value
+                gone.add(delivery.subscription_id)
+            else:
+                row["status"] = DeliveryStatus.FAILED.value
+            rows.append(row)
         async with self.sessions() as session:
-            gone: set[Any] = set()
-            for delivery, result in outcomes:
-                values: dict[str, Any] = {"attempts": delivery.attempts + 1, "lease_until": None}
-                if result.outcome == "sent":
-                    values |= {"status": DeliveryStatus.SENT.value, "sent_at": now}
-                elif result.outcome == "retry" and delivery.attempts + 1 < MAX_ATTEMPTS:
-                    wait = backoff(delivery.attempts + 1, result.retry_after)
-                    values |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now + wait}
-                elif result.outcome == "gone":
-                    values["status"] = DeliveryStatus.GONE.value
-                    gone.add(delivery.subscription_id)
-                else:
-                    values["status"] = DeliveryStatus.FAILED.value
-                await session.execute(
-                    update(PushDelivery).where(PushDelivery.id == delivery.id).values(**values)
-                )
-                session.add(PushAttempt(delivery_id=delivery.id, status_code=result.status_code,
-                                        outcome=result.outcome, detail=result.detail, dispatcher=self.name[:100]))  # fmt: skip
+            if rows:
+                await session.execute(update(PushDelivery), rows)  # one UPDATE by primary key, many rows
+            session.add_all(
+                PushAttempt(delivery_id=delivery.id, status_code=result.status_code, outcome=result.outcome,
+                            detail=result.detail, dispatcher=self.name[:100])
+                for delivery, result in outcomes
+            )  # fmt: skip
             if gone:
                 await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
             await session.commit()

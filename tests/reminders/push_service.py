@@ -35,6 +35,7 @@ class Received:
     vapid_key: str
     ttl: str
     urgency: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
