@@ -37,6 +37,7 @@ from server.orders.api import upsert_order
 from server.orders.views import OrdersController
 from server.organisation.views import OrganisationController
 from server.reminders import worker as push_worker
+from server.reminders.push_log import PushLogController
 from server.reminders.push_views import NotificationsController
 from server.reminders.views import RemindersController
 from server.scim.views import scim_routes
@@ -58,6 +59,7 @@ ROUTE_HANDLERS = [
     LeadsController,
     RemindersController,
     NotificationsController,
+    PushLogController,
     OrganisationController,
     sync_views.push,
     sync_views.pull,

@@ -15,6 +15,7 @@ from server.reminders import service as reminders
 from server.reminders.dispatcher import Dispatcher
 from server.reminders.push_models import PushAttempt, PushDelivery, PushSubscription
 from server.users.models import Role
+from tests.conftest import sign_in
 from tests.factories import make_account, make_team, make_user
 from tests.reminders.push_service import PushService, check_claims
 
@@ -162,3 +163,17 @@ async def test_a_system_reminder_is_urgent_kept_longer_and_speaks_the_owners_lan
     assert await dispatch(DUE) == 1
     assert (service.received[0].ttl, service.received[0].urgency) == ("86400", "high")
     assert service.payloads()[0]["actions"] == {"done": "已完成", "snooze": "1 小时后提醒"}
+
+
+async def test_an_admin_sees_why_a_push_did_not_arrive(client, db, rep, dispatch, service) -> None:
+    admin = await make_user(db, Role.ADMIN, name="Ada Admin")
+    await push.subscribe(db, rep, service.subscription("phone", 400))
+    await reminders.create(db, rep, {"title": "Call the mill", "due_on": "2026-11-23", "due_time": "10:00"})
+    await db.commit()
+    assert await dispatch(DUE) == 1
+    await sign_in(client, rep.id)
+    assert (await client.get("/admin/notifications")).status_code == 403
+    await sign_in(client, admin.id)
+    page = (await client.get("/admin/notifications", params={"who": rep.email})).text
+    assert "Call the mill" in page and "Rita" in page and "failed" in page and "(400)" in page
+    assert "Nobody has this email address." in (await client.get("/admin/notifications?who=x@y.z")).text
