@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from server import i18n
 from server.accounts.models import Account
 from server.auth import get_visible, visible
 from server.commands import apply_changes, client_id, insert
@@ -121,6 +123,17 @@ async def create(
     source = {LinkKind.VISIT: ReminderSource.VISIT, LinkKind.LEAD: ReminderSource.LEAD}
     values["source"] = source.get(values["link_kind"], ReminderSource.MANUAL)
     return await _insert(session, actor, actor, values, record_id)
+
+
+@functools.cache
+def _catalogs() -> dict[str, Any]:
+    return i18n.load_translations()
+
+
+def in_language_of(owner: User, message: Message) -> str:
+    """A system reminder's title, in the language its owner reads."""
+    catalog = _catalogs().get(owner.locale or "") or _catalogs().get("en")
+    return message.render(catalog.gettext if catalog else None)
 
 
 async def remind(

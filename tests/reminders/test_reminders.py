@@ -196,3 +196,15 @@ async def test_the_system_reminds_someone_of_a_record(db, team) -> None:
         db, team["rep"], "A lead was given to you", NOW, (LinkKind.LEAD, lead.id)
     )
     assert (reminder.owner_id, reminder.source) == (team["rep"].id, ReminderSource.SYSTEM)
+
+
+async def test_a_lead_given_to_someone_reminds_them_in_their_language(db, team) -> None:
+    li = team["shanghai"]
+    li.locale = "zh_Hans"
+    await db.commit()
+    lead = await leads.capture(db, team["manager"], {"company": "Kiln Cafe", "phone": "07700 900123"})
+    await leads.assign(db, team["manager"], lead.id, {"owner_id": str(li.id)})
+    await db.commit()
+    made = list(await db.scalars(select(Reminder).where(Reminder.owner_id == li.id)))
+    assert [(r.title, r.source, r.link_kind, r.link_id) for r in made] == [
+        ("线索 Kiln Cafe 已分配给您", ReminderSource.SYSTEM, LinkKind.LEAD, lead.id)]  # fmt: skip
