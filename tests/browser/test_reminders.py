@@ -1,6 +1,7 @@
 """A reminder as a notification in Chromium: turned on in settings, pushed by the dispatcher,
-delivered to the service worker through the DevTools protocol; a tap opens the record and
-"Done" marks the reminder done without opening the app.
+delivered to the service worker through the DevTools protocol; a tap opens the record,
+"Snooze 1 h" offline waits in the outbox until the phone is back online, and "Done" marks the
+reminder done without opening the app.
 
 Headless Chromium cannot make a real push subscription, so this test (and only this one) stubs
 `pushManager.subscribe()` with a subscription at the local push service, whose keys decrypt it.
@@ -23,6 +24,7 @@ from server.reminders.dispatcher import Dispatcher
 from server.reminders.models import Reminder
 from server.users.models import User
 from tests.browser.conftest import BAKERY, run_async, run_db, sign_in, wait_for_service_worker
+from tests.browser.test_offline import held, sync_now
 from tests.reminders.push_service import PushService, check_claims
 
 SUBJECT = "mailto:ops@example.test"
@@ -114,6 +116,24 @@ def test_a_due_reminder_shows_as_a_notification_whose_actions_work(open_phone, s
     worker.evaluate(CLICK, "")  # a tap on the notification: the record opens in the open window
     page.wait_for_url(f"**/accounts/{bakery.id}")
     expect(page.locator("h1")).to_have_text(BAKERY)
+
+    async def due_at(db):
+        return (await db.get(Reminder, reminder_id)).due_at
+
+    # No signal: "Snooze 1 h" waits in the phone's outbox and reaches the server once it is back.
+    was_due = run_db(settings.database_url, due_at)
+    phone.context.set_offline(True)
+    deliver()
+    worker.evaluate(CLICK, "snooze")
+    _wait_for(page, lambda: held(page, seed.rep.id, "outbox") == 1)
+    assert run_db(settings.database_url, due_at) == was_due
+    phone.context.set_offline(False)
+    sync_now(page)
+    _wait_for(
+        page,
+        lambda: run_db(settings.database_url, due_at) > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=50),
+    )
+    _wait_for(page, lambda: held(page, seed.rep.id, "outbox") == 0)
 
     deliver()
     worker.evaluate(CLICK, "done")  # "Done", without opening anything
