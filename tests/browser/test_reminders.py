@@ -144,3 +144,44 @@ def test_a_due_reminder_shows_as_a_notification_whose_actions_work(open_phone, s
     _wait_for(page, lambda: run_db(settings.database_url, done_at))
     assert page.evaluate(NOTIFICATIONS) == []
     assert phone.problems.all() == []
+
+
+def test_reminders_are_on_the_phone_and_done_offline_reaches_the_server(open_phone, seed, settings) -> None:
+    yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+
+    async def make(db):
+        rep = await db.get(User, seed.rep.id)
+        overdue = await reminders.create(db, rep, {"title": "Ring Dana about samples", "due_on": yesterday})
+        await reminders.create(db, rep, {"title": "Visit the new unit", "due_on": "2099-01-05"})
+        return overdue.id
+
+    reminder_id = run_db(settings.database_url, make)
+    phone = open_phone()
+    page = phone.page
+    sign_in(page, seed.rep, "/reminders")
+    wait_for_service_worker(phone)
+    _wait_for(page, lambda: page.evaluate(
+        "(id) => FieldbookStore.open(id).then(async (db) => { const n = await db.countFromIndex('records', 'kind', 'reminders'); db.close(); return n; })",
+        str(seed.rep.id)) == 2)  # fmt: skip
+
+    phone.context.set_offline(True)
+    page.goto("/reminders")
+    overdue = page.locator("#briefcase section section", has=page.get_by_role("heading", name="Overdue"))
+    expect(overdue.locator(".row-title")).to_have_text(["Ring Dana about samples"])
+    expect(
+        page.locator("#briefcase section section", has=page.get_by_role("heading", name="Upcoming")).locator(
+            ".row-title"
+        )
+    ).to_have_text(["Visit the new unit"])
+    overdue.get_by_role("button", name="Done").click()
+    expect(page.get_by_text("Ring Dana about samples")).to_have_count(0)
+    assert held(page, seed.rep.id, "outbox") == 1
+
+    async def done_at(db):
+        return (await db.get(Reminder, reminder_id)).done_at
+
+    assert run_db(settings.database_url, done_at) is None
+    phone.context.set_offline(False)
+    sync_now(page)
+    _wait_for(page, lambda: run_db(settings.database_url, done_at))
+    assert phone.problems.all() == []

@@ -223,4 +223,35 @@
     return page(t("edit_contact"), form);
   });
 
+
+  // Reminders: overdue, today and upcoming from what the phone holds; Done and "1 hour" queue.
+  function reminderRow(reminder) {
+    const act = (name, args, label) => async () =>
+      queue(name, { reminder_id: reminder.id, ...args }, { label: t(label, { title: reminder.title }), target: { kind: "reminders", id: reminder.id } }, "/reminders");
+    return h("li", { class: "card", id: `reminder-${reminder.id}` },
+      h("p", { class: "row-title" }, reminder.title),
+      h("p", { class: "row-sub" }, formatTime(reminder.due_at), reminder.pending ? h("span", { class: "badge badge-pending" }, t("pending")) : null),
+      h("div", { class: "actions" },
+        h("button", { type: "button", onclick: act("reminders.complete", {}, "label_reminder_done") }, t("reminder_done")),
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "1h" }, "label_reminder_snooze") }, t("reminder_snooze_hour"))));
+  }
+
+  route(/^\/reminders$/, async (db) => {
+    const { reminders } = await Store.view(db, ["reminders"]);
+    const me = scope.Briefcase.me;
+    const open = [...reminders.values()]
+      .filter((r) => !r.done_at && r.owner_id === me.id)
+      .sort((a, b) => a.due_at.localeCompare(b.due_at));
+    const now = new Date();
+    const tomorrow = new Date(now);
+    tomorrow.setHours(24, 0, 0, 0);
+    const groups = [
+      ["reminders_overdue", open.filter((r) => new Date(r.due_at) <= now)],
+      ["today", open.filter((r) => new Date(r.due_at) > now && new Date(r.due_at) < tomorrow)],
+      ["reminders_upcoming", open.filter((r) => new Date(r.due_at) >= tomorrow)],
+    ];
+    return h("section", {}, h("h1", {}, t("reminders")),
+      open.length ? groups.filter(([, items]) => items.length).map(([key, items]) =>
+        h("section", {}, h("h2", {}, t(key)), h("ul", { class: "plain-list" }, items.map(reminderRow)))) : empty(t("no_reminders")));
+  });
 })(self);

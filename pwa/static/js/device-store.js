@@ -144,7 +144,12 @@
   const CONTACT_FIELDS = ["name", "title", "phone", "email"];
   const LEAD_FIELDS = ["name", "company", "phone", "email", "note", "source"];
 
+  const SNOOZES = { "15m": 15 * 60000, "1h": 60 * 60000 };
   const EFFECTS = {
+    "reminders.complete": (held, args) => change(held, "reminders", args.reminder_id, { done_at: new Date().toISOString() }),
+    "reminders.snooze": (held, args) =>
+      SNOOZES[args.snooze] &&
+      change(held, "reminders", args.reminder_id, { due_at: new Date(Date.now() + SNOOZES[args.snooze]).toISOString() }),
     "accounts.update": (held, args) => change(held, "accounts", args.account_id, picked(args, ACCOUNT_FIELDS)),
     "contacts.create": (held, args) =>
       change(held, "contacts", args.id, { id: args.id, account_id: args.account_id, ...picked(args, CONTACT_FIELDS) }),
