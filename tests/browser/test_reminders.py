@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from playwright.sync_api import expect
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.db import create_engine
@@ -28,6 +30,7 @@ from tests.browser.test_offline import held, sync_now
 from tests.reminders.push_service import PushService, check_claims
 
 SUBJECT = "mailto:ops@example.test"
+ZONE = "Europe/London"  # the rep's time zone, and the phone's
 # The browser's push manager, answering with the local push service's subscription.
 STUB_SUBSCRIBE = """(() => {
   if (!self.PushManager) return;
@@ -156,7 +159,7 @@ def test_reminders_are_on_the_phone_and_done_offline_reaches_the_server(open_pho
         return overdue.id
 
     reminder_id = run_db(settings.database_url, make)
-    phone = open_phone()
+    phone = open_phone(timezone_id=ZONE)
     page = phone.page
     sign_in(page, seed.rep, "/reminders")
     wait_for_service_worker(phone)
@@ -181,7 +184,24 @@ def test_reminders_are_on_the_phone_and_done_offline_reaches_the_server(open_pho
         return (await db.get(Reminder, reminder_id)).done_at
 
     assert run_db(settings.database_url, done_at) is None
+
+    # A new one, made with no signal: listed at once as pending, made on the server once online.
+    tomorrow = (dt.datetime.now(ZoneInfo(ZONE)) + dt.timedelta(days=1)).date()
+    page.get_by_role("link", name="New reminder").click()
+    page.get_by_label("What to do").fill("Send the catalogue")
+    page.get_by_label("Due on").fill(tomorrow.isoformat())
+    page.get_by_label("At", exact=True).fill("08:30")
+    page.get_by_role("button", name="Save reminder").click()
+    upcoming = page.locator("#briefcase section section", has=page.get_by_role("heading", name="Upcoming"))
+    expect(upcoming.locator(".row-title")).to_have_text(["Send the catalogue", "Visit the new unit"])
+    expect(upcoming.locator(".badge-pending")).to_have_count(1)
+
+    async def made_offline(db):
+        return await db.scalar(select(Reminder).where(Reminder.title == "Send the catalogue"))
+
     phone.context.set_offline(False)
     sync_now(page)
     _wait_for(page, lambda: run_db(settings.database_url, done_at))
+    made = _wait_for(page, lambda: run_db(settings.database_url, made_offline))
+    assert made.due_at == dt.datetime.combine(tomorrow, dt.time(8, 30), tzinfo=ZoneInfo(ZONE))
     assert phone.problems.all() == []

@@ -233,7 +233,9 @@
       h("p", { class: "row-sub" }, formatTime(reminder.due_at), reminder.pending ? h("span", { class: "badge badge-pending" }, t("pending")) : null),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: act("reminders.complete", {}, "label_reminder_done") }, t("reminder_done")),
-        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "1h" }, "label_reminder_snooze") }, t("reminder_snooze_hour"))));
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "15m" }, "label_reminder_snooze") }, t("reminder_snooze_15")),
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "1h" }, "label_reminder_snooze") }, t("reminder_snooze_hour")),
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "tomorrow" }, "label_reminder_snooze") }, t("reminder_snooze_tomorrow"))));
   }
 
   route(/^\/reminders$/, async (db) => {
@@ -250,8 +252,28 @@
       ["today", open.filter((r) => new Date(r.due_at) > now && new Date(r.due_at) < tomorrow)],
       ["reminders_upcoming", open.filter((r) => new Date(r.due_at) >= tomorrow)],
     ];
-    return h("section", {}, h("h1", {}, t("reminders")),
+    return h("section", {},
+      h("div", { class: "page-head" }, h("h1", {}, t("reminders")), h("a", { class: "button", href: "/reminders/new" }, t("new_reminder"))),
       open.length ? groups.filter(([, items]) => items.length).map(([key, items]) =>
         h("section", {}, h("h2", {}, t(key)), h("ul", { class: "plain-list" }, items.map(reminderRow)))) : empty(t("no_reminders")));
+  });
+
+  route(/^\/reminders\/new$/, async () => {
+    const form = h("form", { class: "card", novalidate: true },
+      field(t("reminder_title"), input("title", "", { autocomplete: "off" })),
+      field(t("reminder_due_on"), input("due_on", "", { type: "date" })),
+      field(t("reminder_due_time"), input("due_time", "09:00", { type: "time" })),
+      h("button", { type: "submit" }, t("save_reminder")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const given = values(form);
+      const errors = {};
+      if (!given.title) errors.title = t("required");
+      if (!given.due_on) errors.due_on = t("required");
+      if (showErrors(form, errors)) return;
+      const owner_id = scope.Briefcase.me.id;
+      await queue("reminders.create", { id: uuid7(), owner_id, ...given }, { label: t("label_reminder_new", { title: given.title }) }, "/reminders");
+    });
+    return page(t("new_reminder"), form);
   });
 })(self);
