@@ -265,7 +265,14 @@ class Dispatcher:
             jobs = []
             for delivery in deliveries:
                 reminder = by_id[delivery.reminder_id]
-                body = payload(reminder, owners[reminder.owner_id], names.get(reminder.id), self.translations)
+                stale = reminder.done_at is not None or reminder.deleted_at is not None
+                body = (
+                    None
+                    if stale
+                    else payload(
+                        reminder, owners[reminder.owner_id], names.get(reminder.id), self.translations
+                    )
+                )
                 jobs.append(
                     (delivery, subscriptions.get(delivery.subscription_id), body, PUSH_KINDS[reminder.source])
                 )
@@ -275,9 +282,11 @@ class Dispatcher:
         self,
         http: aiohttp.ClientSession,
         subscription: PushSubscription | None,
-        body: dict[str, Any],
+        body: dict[str, Any] | None,
         kind: PushKind,
     ) -> Result:
+        if body is None:
+            return Result("skipped", detail="done or deleted before it was sent")
         if subscription is None:
             return Result("gone", detail="the device turned notifications off")
         info = {
@@ -313,6 +322,8 @@ class Dispatcher:
             elif result.outcome == "retry" and delivery.attempts + 1 < MAX_ATTEMPTS:
                 wait = backoff(delivery.attempts + 1, result.retry_after)
                 row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now + wait}
+            elif result.outcome == "skipped":
+                row["status"] = DeliveryStatus.CANCELLED.value
             elif result.outcome == "gone":
                 row["status"] = DeliveryStatus.GONE.value
                 gone.add(delivery.subscription_id)
@@ -359,13 +370,13 @@ class Dispatcher:
             while not stop.is_set():
                 try:
                     busy = await self.run_once(http)
-                except (
-                    IntegrityError,
-                    OperationalError,
-                    DBAPIError,
-                ) as error:  # another dispatcher won a race
-                    log.info("dispatcher %s: retrying after %s", self.name, type(error).__name__)
-                    busy = 1
+                except (IntegrityError, OperationalError, DBAPIError) as error:
+                    # Another dispatcher won a race (SQLite: the writer lock), or the database is away.
+                    log.info("dispatcher %s: trying again after %s", self.name, type(error).__name__)
+                    busy = 0
+                except Exception:  # never let one bad round stop the server's dispatcher
+                    log.exception("dispatcher %s: a round failed", self.name)
+                    busy = 0
                 if busy:
                     continue
                 if until_idle and not await self.work_left():

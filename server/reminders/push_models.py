@@ -51,6 +51,7 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # refused, or out of retries
     GONE = "gone"  # the push service no longer knows the device: its subscription was removed
+    CANCELLED = "cancelled"  # the reminder was done or deleted before it was sent
 
 
 class PushDelivery(UUIDv7AuditBase):

@@ -35,6 +35,7 @@ async def dispatch(settings):
             return await dispatcher.run_once(http, now)
 
         run.public_key = vapid.public_key(key)
+        run.dispatcher = dispatcher
         yield run
     await engine.dispose()
 
@@ -177,3 +178,16 @@ async def test_an_admin_sees_why_a_push_did_not_arrive(client, db, rep, dispatch
     page = (await client.get("/admin/notifications", params={"who": rep.email})).text
     assert "Call the mill" in page and "Rita" in page and "failed" in page and "(400)" in page
     assert "Nobody has this email address." in (await client.get("/admin/notifications?who=x@y.z")).text
+
+
+async def test_a_reminder_done_before_its_push_went_out_is_not_pushed(db, rep, dispatch, service) -> None:
+    await push.subscribe(db, rep, service.subscription("phone"))
+    reminder = await reminders.create(db, rep, {"title": "Call", "due_on": "2026-11-23", "due_time": "10:00"})
+    await db.commit()
+    await dispatch.dispatcher.fan_out(DUE)  # its delivery is waiting to be sent ...
+    await reminders.complete(db, rep, reminder.id)  # ... when the rep marks it done
+    await db.commit()
+    assert await dispatch(DUE) == 1
+    assert service.received == []
+    delivery = await db.scalar(select(PushDelivery))
+    assert delivery.status == "cancelled"
