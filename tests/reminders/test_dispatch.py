@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import aiohttp
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from server.app import create_app
 from server.db import create_engine
 from server.reminders import push, vapid
 from server.reminders import service as reminders
 from server.reminders.dispatcher import Dispatcher
 from server.reminders.push_models import PushAttempt, PushDelivery, PushSubscription
 from server.users.models import Role
-from tests.conftest import sign_in
+from tests.conftest import make_settings, sign_in
 from tests.factories import make_account, make_team, make_user
 from tests.reminders.push_service import PushService, check_claims
 
@@ -191,3 +194,19 @@ async def test_a_reminder_done_before_its_push_went_out_is_not_pushed(db, rep, d
     assert service.received == []
     delivery = await db.scalar(select(PushDelivery))
     assert delivery.status == "cancelled"
+
+
+async def test_the_server_sends_due_reminders_itself_unless_told_not_to(
+    db, rep, service, tmp_path, database_url
+) -> None:
+    await push.subscribe(db, rep, service.subscription("phone"))
+    await reminders.create(db, rep, {"title": "Call from the server", "due_on": "2026-11-23"})
+    await db.commit()
+    for dispatching in (False, True):
+        app = create_app(make_settings(database_url, tmp_path, push_dispatcher=dispatching))
+        async with AsyncTestClient(app=app):
+            for _ in range(100 if dispatching else 10):  # it looks at once, then every few seconds
+                if service.received:
+                    break
+                await asyncio.sleep(0.1)
+        assert [p["title"] for p in service.payloads()] == (["Call from the server"] if dispatching else [])
