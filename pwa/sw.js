@@ -132,3 +132,76 @@ async function flushForCurrentUser() {
   const user = await self.FieldbookStore.currentUser();
   if (user) await self.FieldbookSync.flush(user.id, BUILD.version);
 }
+
+// --- reminders as notifications (Web Push) ---------------------------------------------------
+// The payload (server/reminders/dispatcher.py) carries the reminder's title, the record's name
+// and time, where the record is, and the action labels in the person's language.
+
+self.addEventListener("push", (event) => {
+  event.waitUntil(showReminder(event.data ? event.data.json() : {}));
+});
+
+function showReminder(data) {
+  const labels = data.actions || {};
+  return self.registration.showNotification(data.title || "Fieldbook", {
+    body: data.body || "",
+    tag: data.tag,
+    icon: "/icons/icon-192.png",
+    badge: "/icons/icon-192.png",
+    data: { url: data.url || "/reminders", reminder_id: data.reminder_id },
+    actions: [
+      { action: "done", title: labels.done || "Done" },
+      { action: "snooze", title: labels.snooze || "Snooze 1 h" },
+    ],
+  });
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.waitUntil(onNotificationClick(event.notification, event.action));
+});
+
+// "Done" and "Snooze 1 h" work without opening the app: the change is queued in the person's
+// outbox like any offline change and sent now if the network allows (else on the next sync).
+// A tap on the notification itself opens the record, in an open Fieldbook window if there is one.
+async function onNotificationClick(notification, action) {
+  notification.close();
+  const { url, reminder_id: reminderId } = notification.data || {};
+  if (action === "done" || action === "snooze") {
+    const args = action === "done" ? { reminder_id: reminderId } : { reminder_id: reminderId, snooze: "1h" };
+    return queueReminderChange(action === "done" ? "reminders.complete" : "reminders.snooze", args, notification.title);
+  }
+  return openRecord(new URL(url || "/reminders", self.location.origin).href);
+}
+
+async function queueReminderChange(name, args, label) {
+  const user = await self.FieldbookStore.currentUser();
+  if (!user) return;
+  const db = await self.FieldbookStore.open(user.id);
+  try {
+    await self.FieldbookStore.queue(db, name, args, { label, target: { kind: "reminders", id: args.reminder_id } });
+  } finally {
+    db.close();
+  }
+  try {
+    await self.registration.sync.register("fieldbook-outbox");
+  } catch {
+    // No Background Sync here: the next sync of an open page sends it.
+  }
+  try {
+    await flushForCurrentUser();
+  } catch {
+    // Offline: it waits in the outbox.
+  }
+}
+
+async function openRecord(target) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const same = windows.find((client) => client.url === target);
+  if (same) return same.focus().catch(() => same);
+  if (windows.length) {
+    const client = windows[0];
+    const moved = client.navigate ? await client.navigate(target).catch(() => null) : null;
+    return (moved || client).focus().catch(() => moved || client);
+  }
+  return self.clients.openWindow(target);
+}

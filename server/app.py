@@ -36,6 +36,10 @@ from server.leads.views import LeadsController
 from server.orders.api import upsert_order
 from server.orders.views import OrdersController
 from server.organisation.views import OrganisationController
+from server.reminders import worker as push_worker
+from server.reminders.push_log import PushLogController
+from server.reminders.push_views import NotificationsController
+from server.reminders.views import RemindersController
 from server.scim.views import scim_routes
 from server.settings import Settings
 from server.signin import oidc
@@ -53,6 +57,9 @@ ROUTE_HANDLERS = [
     VisitsController,
     TeamController,
     LeadsController,
+    RemindersController,
+    NotificationsController,
+    PushLogController,
     OrganisationController,
     sync_views.push,
     sync_views.pull,
@@ -192,7 +199,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*ROUTE_HANDLERS, *scim_routes(settings), *shell.static_routers(settings)],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), FieldbookCLIPlugin()],
         on_app_init=[session_auth.on_app_init],
-        on_startup=[collect_garbage_less_often, purge_expired_sessions],
+        on_startup=[collect_garbage_less_often, purge_expired_sessions, push_worker.start_push],
+        on_shutdown=[push_worker.stop_push],
         stores=stores(settings, alchemy),
         middleware=rate_limits(settings),
         template_config=TemplateConfig(

@@ -26,6 +26,7 @@ from server.i18n import N_
 from server.leads.models import Lead
 from server.orders.models import Order
 from server.organisation.models import OrganisationPolicy
+from server.reminders.models import Reminder
 from server.users.models import Role, TeamManager, User
 from server.validation import parse_uuid
 from server.visits.models import Visit
@@ -207,6 +208,10 @@ def visible(actor: User, model: type[Versioned]) -> ColumnElement[bool]:
     if model is Lead:
         return and_(
             alive, true() if actor.role is Role.ADMIN else Lead.owner_id.in_(visible_owner_ids(actor))
+        )
+    if model is Reminder:  # one's own, and a manager their teams' (as for leads)
+        return and_(
+            alive, true() if actor.role is Role.ADMIN else Reminder.owner_id.in_(visible_owner_ids(actor))
         )
     if model is OrganisationPolicy:
         return alive

@@ -13,6 +13,7 @@ from litestar.cli._utils import LitestarGroup
 from litestar.plugins import CLIPluginProtocol
 
 from server.errors import NotFound
+from server.reminders.worker import worker_command
 from server.settings import Settings, SettingsError, check_demo_host
 from server.tokens import service as tokens
 from server.tokens.models import TokenPurpose
@@ -33,6 +34,7 @@ class FieldbookCLIPlugin(CLIPluginProtocol):
         )
         cli.add_command(import_commands())
         cli.add_command(tiers_command)
+        cli.add_command(worker_command)
 
 
 def _guard_run_command(cli: click.Group) -> None:

@@ -7,6 +7,8 @@ from server.db import ChangeCounter, KeyValueItem, metadata
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
+from server.reminders.models import Reminder
+from server.reminders.push_models import PushAttempt, PushDelivery, PushSubscription, ReminderRing
 from server.tokens.models import ApiToken
 from server.users.models import Group, GroupMember, Team, TeamManager, User
 from server.visits.models import Visit
@@ -30,6 +32,11 @@ __all__ = [
     "OrderLine",
     "OrderStatusEvent",
     "OrganisationPolicy",
+    "PushAttempt",
+    "PushDelivery",
+    "PushSubscription",
+    "Reminder",
+    "ReminderRing",
     "Team",
     "TeamManager",
     "User",

@@ -80,6 +80,11 @@ class Settings:
     # Requests per minute from one address: sign-in pages, and machine APIs (SCIM).
     sign_in_rate_limit: int = 20
     api_rate_limit: int = 600
+    # Web Push: the VAPID private key (else one is generated into var_dir on first start), the
+    # contact push services see, and whether the server process sends due reminders itself.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:fieldbook@localhost"
+    push_dispatcher: bool = True
 
     @property
     def production(self) -> bool:
@@ -148,6 +153,9 @@ class Settings:
             demo_allow_network=_flag(env.get("FIELDBOOK_DEMO_ALLOW_NETWORK")),
             default_locale=env.get("FIELDBOOK_DEFAULT_LOCALE", "en"),
             echo_sql=_flag(env.get("FIELDBOOK_ECHO_SQL")),
+            vapid_private_key=env.get("FIELDBOOK_VAPID_PRIVATE_KEY", "").strip(),
+            vapid_subject=env.get("FIELDBOOK_VAPID_SUBJECT", "").strip() or Settings.vapid_subject,
+            push_dispatcher=_flag(env.get("FIELDBOOK_PUSH_DISPATCHER", "1")),
         )
 
 

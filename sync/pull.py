@@ -27,6 +27,7 @@ from server.db import Versioned, current_version, utcnow
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
+from server.reminders.models import Reminder
 from server.users.models import User
 from server.visits.models import Visit
 from sync.models import ClientView, Device
@@ -71,6 +72,7 @@ KINDS = (
     Kind("visits", Visit),
     Kind("leads", Lead),
     Kind("orders", Order),
+    Kind("reminders", Reminder),
 )
 
 

@@ -17,6 +17,8 @@ from server.contacts import service as contacts
 from server.contacts.models import Contact
 from server.leads import service as leads
 from server.leads.models import Lead
+from server.reminders import service as reminders
+from server.reminders.models import Reminder
 from server.visits import service as visits
 from sync import conflicts
 
@@ -94,7 +96,24 @@ def rep_day_commands(registry: Registry) -> Registry:
     return registry
 
 
+def reminder_commands(registry: Registry) -> Registry:
+    """Reminders are on the device: made, snoozed, done, edited and deleted offline too."""
+    registry.register("reminders.create", lambda s, u, a, _: reminders.create(s, u, a, record_id=a.get("id")))
+    registry.register("reminders.update", lambda s, u, a, _: reminders.update(s, u, a.get("reminder_id"), a),
+                      merge=Merge(Reminder, "reminder_id"))  # fmt: skip
+    registry.register(
+        "reminders.complete",
+        lambda s, u, a, c: reminders.complete(s, u, a.get("reminder_id"), now=c.received_at),
+    )
+    registry.register(
+        "reminders.snooze",
+        lambda s, u, a, c: reminders.snooze(s, u, a.get("reminder_id"), a, now=c.received_at),
+    )
+    registry.register("reminders.delete", lambda s, u, a, _: reminders.delete(s, u, a.get("reminder_id")))
+    return registry
+
+
 def default_registry() -> Registry:
-    registry = rep_day_commands(Registry())
+    registry = reminder_commands(rep_day_commands(Registry()))
     registry.register("sync.resolve_conflict", lambda s, u, a, _: conflicts.resolve(s, u, a))
     return registry

@@ -62,6 +62,7 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
         "var_dir": var_dir,
         "demo": True,
+        "push_dispatcher": False,  # tests run dispatchers themselves
     }
     return Settings(**{**values, **overrides})
 

@@ -21,6 +21,8 @@ from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.leads import matching, scoring
 from server.leads.models import Lead, LeadSource, LeadStatus
+from server.reminders import service as reminders
+from server.reminders.models import LinkKind
 from server.users.models import Role, User
 from server.validation import Fields, digits
 from server.visits.models import Visit, VisitStatus
@@ -150,7 +152,12 @@ async def assign(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping[
     fields = Fields(raw)
     fields.uuid("owner_id", required=True)
     owner = await check_assignable_owner(session, actor, fields.result()["owner_id"])
-    await apply_changes(session, actor, lead, {"owner_id": owner.id}, "leads.assign")
+    changed = await apply_changes(session, actor, lead, {"owner_id": owner.id}, "leads.assign")
+    if changed and owner.id != actor.id:  # the new owner is reminded of it at once
+        title = reminders.in_language_of(
+            owner, Message(N_("Lead %(name)s is yours now"), {"name": lead.company or lead.name})
+        )
+        await reminders.remind(session, owner, title, utcnow(), (LinkKind.LEAD, lead.id))
     return lead
 
 

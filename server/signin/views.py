@@ -13,6 +13,7 @@ from server.auth import PUBLIC, current_user, sign_in, sign_out
 from server.db import DbSession
 from server.errors import NotFound
 from server.i18n import LANGUAGE_CODES
+from server.reminders import push
 from server.signin import oidc
 from server.users import service as users
 from server.web import full_page_redirect, remember_locale, render, settings_of, translate
@@ -123,10 +124,13 @@ class SignInController(Controller):
         return full_page_redirect(request, safe_next(form.get("next")))
 
     @post("/logout", name="signin.logout")
-    async def logout(self, request: Request) -> Response:
+    async def logout(self, request: Request, db_session: DbSession) -> Response:
         settings = settings_of(request)
         id_token = request.session.get("id_token") if isinstance(request.scope.get("session"), dict) else None
         signed_in = current_user(request) is not None
+        if signed_in:  # this sign-in's devices stop getting its person's reminders
+            await push.forget(db_session, current_user(request), request.session.get(push.SESSION_KEY, []))
+            await db_session.commit()
         sign_out(request)
         after = f"{_base_url(request)}/auth/login"
         if settings.oidc is not None and signed_in:

@@ -8,7 +8,7 @@ import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Versioned
@@ -57,6 +57,9 @@ class User(Versioned):
     # Where the day's route starts when the phone gives no position.
     home_latitude: Mapped[float | None] = mapped_column(Float, default=None)
     home_longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    # Quiet hours on their clock: no reminder pushes from start to end (it may span midnight).
+    quiet_start: Mapped[dt.time | None] = mapped_column(Time, default=None)
+    quiet_end: Mapped[dt.time | None] = mapped_column(Time, default=None)
 
     team: Mapped[Team | None] = relationship(back_populates="members", foreign_keys=[team_id], lazy="joined")
 

@@ -20,6 +20,10 @@ from server.leads import service as leads
 from server.leads.models import Lead, LeadStatus
 from server.orders import service as orders
 from server.orders.models import OrderStatus
+from server.reminders import push
+from server.reminders import service as reminders
+from server.reminders.models import Reminder
+from server.reminders.push_models import PushSubscription
 from server.tokens import service as tokens
 from server.tokens.models import ApiToken, TokenPurpose
 from server.users.models import Role, User
@@ -29,7 +33,7 @@ from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
 
 SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test", "SO-SECRET",
-           "Secret visit purpose", "Secret Lead Company")  # fmt: skip
+           "Secret visit purpose", "Secret Lead Company", "Secret reminder")  # fmt: skip
 # Routes that are public by design are checked in test_auth.py.
 SKIP_PREFIXES = ("/static", "/icons", "/schema", "/scim", "/api/")
 
@@ -56,9 +60,12 @@ async def world(db):
     visit = await visits.plan(db, outsider, {"account_id": str(account.id), "planned_on": "2026-11-23",
                                              "purpose": "Secret visit purpose"})  # fmt: skip
     lead = await leads.capture(db, outsider, {"company": "Secret Lead Company", "phone": "07700 900999"})
+    reminder = await reminders.create(db, outsider, {"title": "Secret reminder", "due_on": "2026-11-23"})
+    device = await push.subscribe(db, outsider, {"endpoint": "https://push.example/secret",
+                                                 "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}})  # fmt: skip
     await db.commit()
     ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
-           "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id}  # fmt: skip
+           "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id, "reminder_id": reminder.id, "subscription_id": device.id}  # fmt: skip
     return people, ids
 
 
@@ -86,7 +93,8 @@ def _fill(path: str, ids: dict) -> str:
 async def test_nobody_sees_or_changes_another_teams_records(app, client, db, world, role) -> None:
     people, ids = world
     world_versions = {"visit": (await db.get(Visit, ids["visit_id"])).version,
-                      "lead": (await db.get(Lead, ids["lead_id"])).version}  # fmt: skip
+                      "lead": (await db.get(Lead, ids["lead_id"])).version,
+                      "reminder": (await db.get(Reminder, ids["reminder_id"])).version}  # fmt: skip
     token = await sign_in(client, people[role].id)
     checked = 0
     for path, method in _routes(app):
@@ -123,6 +131,13 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
         ids["user_id"],
         world_versions["lead"],
     )
+    reminder = await db.get(Reminder, ids["reminder_id"], populate_existing=True)
+    assert (reminder.title, reminder.version, reminder.deleted_at) == (
+        "Secret reminder",
+        world_versions["reminder"],
+        None,
+    )
+    assert await db.get(PushSubscription, ids["subscription_id"], populate_existing=True) is not None
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 

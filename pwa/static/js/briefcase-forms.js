@@ -223,4 +223,57 @@
     return page(t("edit_contact"), form);
   });
 
+
+  // Reminders: overdue, today and upcoming from what the phone holds; Done and "1 hour" queue.
+  function reminderRow(reminder) {
+    const act = (name, args, label) => async () =>
+      queue(name, { reminder_id: reminder.id, ...args }, { label: t(label, { title: reminder.title }), target: { kind: "reminders", id: reminder.id } }, "/reminders");
+    return h("li", { class: "card", id: `reminder-${reminder.id}` },
+      h("p", { class: "row-title" }, reminder.title),
+      h("p", { class: "row-sub" }, formatTime(reminder.due_at), reminder.pending ? h("span", { class: "badge badge-pending" }, t("pending")) : null),
+      h("div", { class: "actions" },
+        h("button", { type: "button", onclick: act("reminders.complete", {}, "label_reminder_done") }, t("reminder_done")),
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "15m" }, "label_reminder_snooze") }, t("reminder_snooze_15")),
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "1h" }, "label_reminder_snooze") }, t("reminder_snooze_hour")),
+        h("button", { type: "button", class: "secondary", onclick: act("reminders.snooze", { snooze: "tomorrow" }, "label_reminder_snooze") }, t("reminder_snooze_tomorrow"))));
+  }
+
+  route(/^\/reminders$/, async (db) => {
+    const { reminders } = await Store.view(db, ["reminders"]);
+    const me = scope.Briefcase.me;
+    const open = [...reminders.values()]
+      .filter((r) => !r.done_at && r.owner_id === me.id)
+      .sort((a, b) => a.due_at.localeCompare(b.due_at));
+    const now = new Date();
+    const tomorrow = new Date(now);
+    tomorrow.setHours(24, 0, 0, 0);
+    const groups = [
+      ["reminders_overdue", open.filter((r) => new Date(r.due_at) <= now)],
+      ["today", open.filter((r) => new Date(r.due_at) > now && new Date(r.due_at) < tomorrow)],
+      ["reminders_upcoming", open.filter((r) => new Date(r.due_at) >= tomorrow)],
+    ];
+    return h("section", {},
+      h("div", { class: "page-head" }, h("h1", {}, t("reminders")), h("a", { class: "button", href: "/reminders/new" }, t("new_reminder"))),
+      open.length ? groups.filter(([, items]) => items.length).map(([key, items]) =>
+        h("section", {}, h("h2", {}, t(key)), h("ul", { class: "plain-list" }, items.map(reminderRow)))) : empty(t("no_reminders")));
+  });
+
+  route(/^\/reminders\/new$/, async () => {
+    const form = h("form", { class: "card", novalidate: true },
+      field(t("reminder_title"), input("title", "", { autocomplete: "off" })),
+      field(t("reminder_due_on"), input("due_on", "", { type: "date" })),
+      field(t("reminder_due_time"), input("due_time", "09:00", { type: "time" })),
+      h("button", { type: "submit" }, t("save_reminder")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const given = values(form);
+      const errors = {};
+      if (!given.title) errors.title = t("required");
+      if (!given.due_on) errors.due_on = t("required");
+      if (showErrors(form, errors)) return;
+      const owner_id = scope.Briefcase.me.id;
+      await queue("reminders.create", { id: uuid7(), owner_id, ...given }, { label: t("label_reminder_new", { title: given.title }) }, "/reminders");
+    });
+    return page(t("new_reminder"), form);
+  });
 })(self);

@@ -144,7 +144,32 @@
   const CONTACT_FIELDS = ["name", "title", "phone", "email"];
   const LEAD_FIELDS = ["name", "company", "phone", "email", "note", "source"];
 
+  // When a reminder rings again after a snooze, as the server will work it out (on the phone's clock).
+  function snoozedUntil(args) {
+    if (args.snooze === "15m") return new Date(Date.now() + 15 * 60000);
+    if (args.snooze === "1h") return new Date(Date.now() + 60 * 60000);
+    if (args.snooze === "tomorrow") {
+      const morning = new Date();
+      morning.setDate(morning.getDate() + 1);
+      morning.setHours(9, 0, 0, 0);
+      return morning;
+    }
+    return args.due_on ? localMoment(args.due_on, args.due_time) : null;
+  }
+
+  function localMoment(day, time) {
+    return new Date(`${day}T${time || "09:00"}`);
+  }
+
   const EFFECTS = {
+    "reminders.create": (held, args) =>
+      change(held, "reminders", args.id, { id: args.id, title: args.title, owner_id: args.owner_id,
+        due_at: localMoment(args.due_on, args.due_time).toISOString(), done_at: null }),
+    "reminders.complete": (held, args) => change(held, "reminders", args.reminder_id, { done_at: new Date().toISOString() }),
+    "reminders.snooze": (held, args) => {
+      const until = snoozedUntil(args);
+      if (until) change(held, "reminders", args.reminder_id, { due_at: until.toISOString() });
+    },
     "accounts.update": (held, args) => change(held, "accounts", args.account_id, picked(args, ACCOUNT_FIELDS)),
     "contacts.create": (held, args) =>
       change(held, "contacts", args.id, { id: args.id, account_id: args.account_id, ...picked(args, CONTACT_FIELDS) }),

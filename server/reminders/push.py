@@ -1,0 +1,157 @@
+"""Web Push for reminders: devices subscribe and unsubscribe; reminder commands queue rings; quiet hours."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select, update
+
+from server.commands import apply_changes
+from server.errors import Message, NotFound, ValidationError
+from server.i18n import N_
+from server.reminders.push_models import PushSubscription, ReminderRing, RingStatus
+from server.validation import Fields, parse_uuid
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.reminders.models import Reminder
+    from server.users.models import User
+
+# The session remembers which subscriptions this sign-in made, so signing out removes them.
+SESSION_KEY = "push_subscriptions"
+
+
+def _key(value: Any, length: int) -> str | None:
+    """A base64url key of `length` bytes, as browsers give them, or None."""
+    text = str(value or "").strip()
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return text if len(raw) == length else None
+
+
+def _validate(raw: Mapping[str, Any]) -> dict[str, str]:
+    keys = raw.get("keys") if isinstance(raw.get("keys"), Mapping) else {}
+    endpoint = str(raw.get("endpoint") or "").strip()
+    parts = urlsplit(endpoint)
+    if parts.scheme not in {"https", "http"} or not parts.netloc or len(endpoint) > 2000:
+        raise ValidationError(
+            {"endpoint": Message(N_("This device gave no address to send notifications to."))}
+        )
+    p256dh, auth = _key(keys.get("p256dh"), 65), _key(keys.get("auth"), 16)
+    if p256dh is None or auth is None:
+        raise ValidationError({"keys": Message(N_("This device gave no valid keys for notifications."))})
+    return {"endpoint": endpoint, "p256dh": p256dh, "auth": auth}
+
+
+async def subscribe(
+    session: AsyncSession, actor: User, raw: Mapping[str, Any], *, user_agent: str = ""
+) -> PushSubscription:
+    """push.subscribe: this device gets the actor's reminders (again: the same endpoint is one row)."""
+    values = _validate(raw)
+    found = await session.scalar(
+        select(PushSubscription).where(PushSubscription.endpoint == values["endpoint"])
+    )
+    if found is None:
+        found = PushSubscription(user_id=actor.id, user_agent=user_agent[:300], **values)
+        session.add(found)
+    else:  # the same browser, perhaps someone else signed in on it now
+        found.user_id, found.p256dh, found.auth = actor.id, values["p256dh"], values["auth"]
+    await session.flush()
+    return found
+
+
+async def unsubscribe(session: AsyncSession, actor: User, endpoint: Any) -> int:
+    """push.unsubscribe: this device stops getting the actor's reminders."""
+    result = await session.execute(
+        delete(PushSubscription).where(
+            PushSubscription.endpoint == str(endpoint or ""), PushSubscription.user_id == actor.id
+        )
+    )
+    return result.rowcount or 0
+
+
+async def forget(session: AsyncSession, actor: User, subscription_ids: list[Any]) -> None:
+    """On sign-out: the subscriptions made during this sign-in go."""
+    ids = [parsed for value in subscription_ids if (parsed := parse_uuid(value)) is not None]
+    if ids:
+        await session.execute(
+            delete(PushSubscription).where(PushSubscription.id.in_(ids), PushSubscription.user_id == actor.id)
+        )
+
+
+async def remove_device(session: AsyncSession, actor: User, subscription_id: Any) -> None:
+    """push.remove_device: one of the actor's devices gets no more notifications."""
+    found = await session.scalar(
+        select(PushSubscription).where(
+            PushSubscription.id == parse_uuid(subscription_id), PushSubscription.user_id == actor.id
+        )
+    )
+    if found is None:
+        raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
+    await session.delete(found)
+
+
+async def devices(session: AsyncSession, actor: User) -> list[PushSubscription]:
+    rows = await session.scalars(
+        select(PushSubscription)
+        .where(PushSubscription.user_id == actor.id)
+        .order_by(PushSubscription.created_at)
+    )
+    return list(rows)
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+
+async def cancel_rings(session: AsyncSession, reminder: Reminder) -> None:
+    await session.execute(
+        update(ReminderRing)
+        .where(ReminderRing.reminder_id == reminder.id, ReminderRing.status == RingStatus.PENDING.value)
+        .values(status=RingStatus.CANCELLED.value)
+    )
+
+
+async def schedule_ring(session: AsyncSession, reminder: Reminder) -> None:
+    """The reminder rings at its (new) due time; a ring still waiting for the old time is dropped."""
+    await cancel_rings(session, reminder)
+    if reminder.done_at is None and reminder.deleted_at is None:
+        session.add(ReminderRing(reminder_id=reminder.id, ring_at=reminder.due_at))
+        await session.flush()
+
+
+# --- quiet hours ----------------------------------------------------------------------------
+
+
+def quiet_until(user: User, now: dt.datetime) -> dt.datetime | None:
+    """When the user's quiet hours end, if `now` falls inside them; None outside them."""
+    start, end = user.quiet_start, user.quiet_end
+    if start is None or end is None or start == end:
+        return None
+    local = now.astimezone(user.zone)
+    clock = local.time().replace(tzinfo=None)
+    inside = start <= clock < end if start < end else (clock >= start or clock < end)
+    if not inside:
+        return None
+    day = local.date() if clock < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=user.zone).astimezone(dt.UTC)
+
+
+async def set_quiet_hours(session: AsyncSession, actor: User, raw: Mapping[str, Any]) -> User:
+    """settings.quiet_hours: no pushes between these times (both empty: none)."""
+    fields = Fields(raw)
+    fields.time("quiet_start")
+    fields.time("quiet_end")
+    values = fields.result()
+    if (values.get("quiet_start") is None) != (values.get("quiet_end") is None):
+        missing = "quiet_end" if values.get("quiet_end") is None else "quiet_start"
+        raise ValidationError({missing: Message(N_("Give both times, or neither."))})
+    await apply_changes(session, actor, actor, values, "settings.quiet_hours")
+    return actor
