@@ -11,11 +11,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 
-from server.commands import apply_changes
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
 from server.reminders.push_models import PushSubscription, ReminderRing, RingStatus
-from server.validation import Fields, parse_uuid
+from server.validation import parse_uuid
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,16 +141,3 @@ def quiet_until(user: User, now: dt.datetime) -> dt.datetime | None:
         return None
     day = local.date() if clock < end else local.date() + dt.timedelta(days=1)
     return dt.datetime.combine(day, end, tzinfo=user.zone).astimezone(dt.UTC)
-
-
-async def set_quiet_hours(session: AsyncSession, actor: User, raw: Mapping[str, Any]) -> User:
-    """settings.quiet_hours: no pushes between these times (both empty: none)."""
-    fields = Fields(raw)
-    fields.time("quiet_start")
-    fields.time("quiet_end")
-    values = fields.result()
-    if (values.get("quiet_start") is None) != (values.get("quiet_end") is None):
-        missing = "quiet_end" if values.get("quiet_end") is None else "quiet_start"
-        raise ValidationError({missing: Message(N_("Give both times, or neither."))})
-    await apply_changes(session, actor, actor, values, "settings.quiet_hours")
-    return actor

@@ -14,6 +14,7 @@ from server.db import DbSession
 from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.reminders import push, vapid
+from server.users import service as users
 from server.web import discard_changes, field_errors, flash, redirect, render, settings_of
 
 
@@ -89,7 +90,7 @@ class NotificationsController(Controller):
     async def quiet_hours(self, request: Request, db_session: DbSession) -> Response:
         form = dict(await request.form())
         try:
-            await push.set_quiet_hours(db_session, current_user(request), form)
+            await users.set_quiet_hours(db_session, current_user(request), form)
         except ValidationError as error:
             await discard_changes(request, db_session)
             return await self._page(request, db_session, form, error)

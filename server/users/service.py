@@ -83,6 +83,20 @@ async def set_day_settings(session: AsyncSession, actor: User, raw: Mapping[str,
     return actor
 
 
+async def set_quiet_hours(session: AsyncSession, actor: User, raw: Mapping[str, Any]) -> User:
+    """users.set_quiet_hours: no reminder pushes between these times on the person's clock (both
+    empty: none); a reminder due then arrives when they end."""
+    fields = Fields(raw)
+    fields.time("quiet_start")
+    fields.time("quiet_end")
+    values = fields.result()
+    if (values.get("quiet_start") is None) != (values.get("quiet_end") is None):
+        missing = "quiet_end" if values.get("quiet_end") is None else "quiet_start"
+        raise ValidationError({missing: Message(N_("Give both times, or neither."))})
+    await apply_changes(session, actor, actor, values, "users.set_quiet_hours")
+    return actor
+
+
 # --- administration ---------------------------------------------------------------------------
 #
 # `actor` is the admin doing it, or None for the identity provider's provisioning (SCIM), which is

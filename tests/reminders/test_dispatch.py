@@ -17,6 +17,7 @@ from server.reminders import push, vapid
 from server.reminders import service as reminders
 from server.reminders.dispatcher import Dispatcher
 from server.reminders.push_models import PushAttempt, PushDelivery, PushSubscription
+from server.users import service as users
 from server.users.models import Role
 from tests.conftest import make_settings, sign_in
 from tests.factories import make_account, make_team, make_user
@@ -146,7 +147,7 @@ async def test_a_device_the_push_service_forgot_is_unsubscribed(db, rep, dispatc
 
 
 async def test_quiet_hours_hold_the_push_until_morning(db, rep, dispatch, service) -> None:
-    await push.set_quiet_hours(db, rep, {"quiet_start": "22:00", "quiet_end": "07:00"})
+    await users.set_quiet_hours(db, rep, {"quiet_start": "22:00", "quiet_end": "07:00"})
     await push.subscribe(db, rep, service.subscription("phone"))
     await reminders.create(db, rep, {"title": "Late one", "due_on": "2026-11-23", "due_time": "23:00"})
     await db.commit()
