@@ -115,8 +115,7 @@ async def _order_parts(
     line, event = OrderLine.__table__.c, OrderStatusEvent.__table__.c
     lines: dict[str, list[dict[str, Any]]] = {}
     for row in await session.execute(
-        select(line.order_id, line.position, line.sku, line.description, line.quantity, line.unit_price,
-               line.amount)
+        select(line.order_id, *(line[name] for name in LINE_FIELDS))
         .where(_among(session, line.order_id, ids), line.deleted_at.is_(None))
         .order_by(line.order_id, line.position)
     ):  # fmt: skip
