@@ -26,6 +26,7 @@ from server.i18n import N_
 from server.leads.models import Lead
 from server.orders.models import Order
 from server.organisation.models import OrganisationPolicy
+from server.quotes.models import ApprovalRule, Product, Quote, QuoteApproval
 from server.reminders.models import Reminder
 from server.users.models import Role, TeamManager, User
 from server.validation import parse_uuid
@@ -213,7 +214,13 @@ def visible(actor: User, model: type[Versioned]) -> ColumnElement[bool]:
         return and_(
             alive, true() if actor.role is Role.ADMIN else Reminder.owner_id.in_(visible_owner_ids(actor))
         )
-    if model is OrganisationPolicy:
+    if model is Quote:  # a rep's own quotes, a manager their teams' (deciding is checked apart)
+        return and_(
+            alive, true() if actor.role is Role.ADMIN else Quote.owner_id.in_(visible_owner_ids(actor))
+        )
+    if model is QuoteApproval:
+        return and_(alive, QuoteApproval.quote_id.in_(select(Quote.id).where(visible(actor, Quote))))
+    if model in (OrganisationPolicy, Product, ApprovalRule):  # the organisation's, read by everyone
         return alive
     if model is User:
         return and_(alive, true() if actor.role is Role.ADMIN else User.id.in_(visible_owner_ids(actor)))

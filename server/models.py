@@ -7,6 +7,7 @@ from server.db import ChangeCounter, KeyValueItem, metadata
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
+from server.quotes.models import ApprovalRule, Product, Quote, QuoteApproval, QuoteEvent, QuoteLine
 from server.reminders.models import Reminder
 from server.reminders.push_models import PushAttempt, PushDelivery, PushSubscription, ReminderRing
 from server.tokens.models import ApiToken
@@ -17,6 +18,7 @@ from sync.models import ClientView, Conflict, Device, MutationRecord
 __all__ = [
     "Account",
     "ApiToken",
+    "ApprovalRule",
     "AuditEvent",
     "ChangeCounter",
     "ClientView",
@@ -32,9 +34,14 @@ __all__ = [
     "OrderLine",
     "OrderStatusEvent",
     "OrganisationPolicy",
+    "Product",
     "PushAttempt",
     "PushDelivery",
     "PushSubscription",
+    "Quote",
+    "QuoteApproval",
+    "QuoteEvent",
+    "QuoteLine",
     "Reminder",
     "ReminderRing",
     "Team",

@@ -24,6 +24,7 @@ from server.db import utcnow
 from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.leads.models import Lead
+from server.quotes.models import Quote
 from server.reminders import push
 from server.reminders.models import LinkKind, Reminder, ReminderSource
 from server.validation import Fields, parse_uuid
@@ -37,11 +38,12 @@ if TYPE_CHECKING:
 FIELDS = ("title", "due_at", "link_kind", "link_id", "source", "owner_id")
 # "Tomorrow morning", and the time a reminder made from a due date alone rings.
 MORNING = dt.time(9, 0)
-# The records a reminder can link to today (quotes join when the quotes domain exists).
+# The records a reminder can link to.
 LINKED_MODELS: dict[LinkKind, type[Any]] = {
     LinkKind.ACCOUNT: Account,
     LinkKind.VISIT: Visit,
     LinkKind.LEAD: Lead,
+    LinkKind.QUOTE: Quote,
 }
 # The reminders list shows upcoming ones this far ahead, and at most this many of each group.
 UPCOMING_DAYS = 60
@@ -152,6 +154,20 @@ async def remind(
         "source": ReminderSource.SYSTEM,
     }
     return await _insert(session, None, owner, values, None)
+
+
+async def settle(
+    session: AsyncSession, link: tuple[LinkKind, uuid.UUID], *, but: uuid.UUID | None = None
+) -> None:
+    """The system's open reminders about a record are done with (a quote someone else decided),
+    except those of `but`."""
+    where = [Reminder.link_kind == link[0], Reminder.link_id == link[1], Reminder.source == ReminderSource.SYSTEM,
+             Reminder.done_at.is_(None), Reminder.deleted_at.is_(None)]  # fmt: skip
+    if but is not None:
+        where.append(Reminder.owner_id != but)
+    for reminder in await session.scalars(select(Reminder).where(*where)):
+        await apply_changes(session, None, reminder, {"done_at": utcnow()}, "reminders.complete")
+        await push.cancel_rings(session, reminder)
 
 
 async def get(session: AsyncSession, actor: User, reminder_id: Any) -> Reminder:
@@ -312,6 +328,8 @@ def record_name(record: Any) -> str:
         return record.company or record.name
     if isinstance(record, Visit):
         return record.account.name
+    if isinstance(record, Quote):
+        return f"{record.number} {record.account.name}"
     return record.name
 
 
