@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
 
 from server.auth import visible, visible_owner_ids
 from server.commands import apply_changes
@@ -103,7 +104,10 @@ async def may_decide(session: AsyncSession, actor: User, quote: Quote, level: Ap
 
 
 async def _tell_approvers(session: AsyncSession, quote: Quote, step: QuoteApproval) -> None:
+    deciders = {earlier.decided_by_id for earlier in await _steps(session, quote)}
     for person in await approvers(session, quote, step.level):
+        if person.id in deciders:  # they decided an earlier step: this one is someone else's
+            continue
         title = reminders.in_language_of(person, Message(
             N_("Quote %(number)s for %(account)s waits for your approval"),
             {"number": quote.number, "account": quote.account.name},
@@ -291,15 +295,18 @@ async def waiting_for(session: AsyncSession, actor: User) -> list[QuoteApproval]
     if actor.role is Role.REP:
         return []
     levels = [ApproverLevel.MANAGER, ApproverLevel.ADMIN] if actor.is_admin else [ApproverLevel.MANAGER]
-    decided_earlier = select(QuoteApproval.quote_id).where(
-        QuoteApproval.decided_by_id == actor.id, QuoteApproval.round == Quote.approval_round
+    mine = aliased(QuoteApproval)
+    decided_earlier = (
+        select(mine.id)
+        .where(mine.quote_id == Quote.id, mine.round == Quote.approval_round, mine.decided_by_id == actor.id)
+        .exists()
     )
     rows = await session.scalars(
         select(QuoteApproval)
         .join(Quote, Quote.id == QuoteApproval.quote_id)
         .where(
             QuoteApproval.status == ApprovalStatus.WAITING, QuoteApproval.level.in_(levels),
-            visible(actor, Quote), Quote.owner_id != actor.id, Quote.id.not_in(decided_earlier),
+            visible(actor, Quote), Quote.owner_id != actor.id, ~decided_earlier,
         )
         .order_by(QuoteApproval.waiting_since, QuoteApproval.id)
         .limit(200)
