@@ -55,7 +55,7 @@ class PullRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Change(msgspec.Struct, omit_defaults=True):
-    kind: str  # "accounts", "contacts", "visits", "leads", "orders", "users", "organisation_policy"
+    kind: str  # a name of sync.pull.KINDS: "accounts", "contacts", "visits", "quotes", ...
     op: Literal["put", "delete"]
     id: str
     data: dict[str, Any] | None = None  # the whole record, for a put

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from server.db import Versioned, current_version, utcnow
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
+from server.quotes.models import ApprovalRule, Product, Quote, QuoteApproval, QuoteLine
 from server.reminders.models import Reminder
 from server.users.models import User
 from server.visits.models import Visit
@@ -45,35 +47,29 @@ VIEWS_KEPT = 3
 ORDERS_ON_DEVICE = dt.timedelta(days=90)
 SKIPPED_COLUMNS = frozenset({"sa_orm_sentinel"})
 LINE_FIELDS = ("position", "sku", "description", "quantity", "unit_price", "amount")
+QUOTE_LINE_FIELDS = ("position", "product_id", "code", "name", "unit", "list_price", "quantity", "unit_price",
+                     "discount_percent", "amount")  # fmt: skip
+APPROVAL_FIELDS = ("id", "quote_id", "step", "level", "status", "revision", "reasons", "waiting_since",
+                   "decided_by_id", "decided_at", "comment")  # fmt: skip
 # Records read with one statement (bound parameters stay well under every database's limit).
 CHUNK = 500
 
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of record a device holds: its model, and which of its columns go to the device."""
+    """A kind of record a device holds: its model, which of its columns go to the device, and
+    the parts that travel inside each record (an order's lines; the record's version covers them)."""
 
     name: str
     model: type[Versioned]
     columns: tuple[str, ...] | None = None  # None: every column
+    parts: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[str, dict[str, list[Any]]]]] | None = None
 
     def scope(self, actor: User) -> Any:
         where = visible(actor, self.model)
         if self.model is Order:
             where = where & (Order.ordered_at >= utcnow() - ORDERS_ON_DEVICE)
         return where
-
-
-KINDS = (
-    Kind("organisation_policy", OrganisationPolicy),
-    Kind("users", User, ("id", "name", "role", "team_id", "version")),
-    Kind("accounts", Account),
-    Kind("contacts", Contact),
-    Kind("visits", Visit),
-    Kind("leads", Lead),
-    Kind("orders", Order),
-    Kind("reminders", Reminder),
-)
 
 
 def _columns(kind: Kind) -> list[Any]:
@@ -101,17 +97,15 @@ async def _records(
     records = [
         (str(row["id"]), row["version"], dict(row)) for row in (await session.execute(query)).mappings()
     ]
-    if kind.model is Order:  # an order's lines and timeline travel with it (its version covers them)
-        lines, timeline = await _order_parts(session, ids)
-        for record_id, _, order in records:
-            order["lines"] = lines.get(record_id, [])
-            order["timeline"] = timeline.get(record_id, [])
+    if kind.parts is not None:
+        for name, by_record in (await kind.parts(session, ids)).items():
+            for record_id, _, data in records:
+                data[name] = by_record.get(record_id, [])
     return records
 
 
-async def _order_parts(
-    session: AsyncSession, ids: list[uuid.UUID]
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+async def _order_parts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[str, dict[str, list[Any]]]:
+    """An order's lines and status timeline."""
     line, event = OrderLine.__table__.c, OrderStatusEvent.__table__.c
     lines: dict[str, list[dict[str, Any]]] = {}
     for row in await session.execute(
@@ -128,7 +122,44 @@ async def _order_parts(
         .order_by(event.order_id, event.happened_at)
     ):
         timeline.setdefault(str(order_id), []).append({"status": status, "at": happened_at})
-    return lines, timeline
+    return {"lines": lines, "timeline": timeline}
+
+
+async def _quote_parts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[str, dict[str, list[Any]]]:
+    """A quote's lines, and the approval steps of its current submission."""
+    line, step, quote = QuoteLine.__table__.c, QuoteApproval.__table__.c, Quote.__table__.c
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for row in await session.execute(
+        select(line.quote_id, *(line[name] for name in QUOTE_LINE_FIELDS))
+        .where(_among(session, line.quote_id, ids), line.deleted_at.is_(None))
+        .order_by(line.quote_id, line.position)
+    ):  # fmt: skip
+        quote_id, *values = row
+        lines.setdefault(str(quote_id), []).append(dict(zip(QUOTE_LINE_FIELDS, values, strict=True)))
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for row in (await session.execute(
+        select(*(step[name] for name in APPROVAL_FIELDS))
+        .join_from(QuoteApproval.__table__, Quote.__table__, step.quote_id == quote.id)
+        .where(_among(session, step.quote_id, ids), step.round == quote.approval_round)
+        .order_by(step.quote_id, step.step)
+    )).mappings():  # fmt: skip
+        steps.setdefault(str(row["quote_id"]), []).append(dict(row))
+    return {"lines": lines, "approvals": steps}
+
+
+KINDS = (
+    Kind("organisation_policy", OrganisationPolicy),
+    Kind("users", User, ("id", "name", "role", "team_id", "version")),
+    Kind("accounts", Account),
+    Kind("contacts", Contact),
+    Kind("visits", Visit),
+    Kind("leads", Lead),
+    Kind("orders", Order, parts=_order_parts),
+    Kind("products", Product),
+    Kind("approval_rules", ApprovalRule),
+    Kind("quotes", Quote, parts=_quote_parts),
+    Kind("reminders", Reminder),
+)
 
 
 async def _visible_versions(session: AsyncSession, actor: User) -> dict[str, dict[str, int]]:

@@ -1,7 +1,7 @@
 """Which named commands a device may send, and how a mutation's `args` reach each one.
 
-A domain makes one of its commands syncable by registering it here (quotes and reminders add
-theirs the same way); the push endpoint knows nothing about any domain.
+A domain makes one of its commands syncable by registering it here (as quotes and reminders
+do); the push endpoint knows nothing about any domain.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from server.contacts import service as contacts
 from server.contacts.models import Contact
 from server.leads import service as leads
 from server.leads.models import Lead
+from server.quotes import approvals
+from server.quotes import service as quotes
 from server.reminders import service as reminders
 from server.reminders.models import Reminder
 from server.visits import service as visits
@@ -113,7 +115,24 @@ def reminder_commands(registry: Registry) -> Registry:
     return registry
 
 
+def quote_commands(registry: Registry) -> Registry:
+    """A rep drafts, changes and submits quotes offline; a manager approves or rejects offline.
+    A quote's lines are one document (no per-field merge); a decision names the revision it saw."""
+    commands: dict[str, Handler] = {
+        "quotes.create": lambda s, u, a, _: quotes.create(s, u, a, record_id=a.get("id")),
+        "quotes.update": lambda s, u, a, _: quotes.update(s, u, a.get("quote_id"), a),
+        "quotes.submit": lambda s, u, a, _: approvals.submit(s, u, a.get("quote_id"), a),
+        "quotes.approve": lambda s, u, a, _: approvals.approve(s, u, a.get("quote_id"), a),
+        "quotes.reject": lambda s, u, a, _: approvals.reject(s, u, a.get("quote_id"), a),
+        "quotes.mark_sent": lambda s, u, a, _: quotes.mark_sent(s, u, a.get("quote_id")),
+        "quotes.mark_accepted": lambda s, u, a, _: quotes.mark_accepted(s, u, a.get("quote_id")),
+    }
+    for name, handler in commands.items():
+        registry.register(name, handler)
+    return registry
+
+
 def default_registry() -> Registry:
-    registry = reminder_commands(rep_day_commands(Registry()))
+    registry = quote_commands(reminder_commands(rep_day_commands(Registry())))
     registry.register("sync.resolve_conflict", lambda s, u, a, _: conflicts.resolve(s, u, a))
     return registry
