@@ -36,6 +36,9 @@ from server.leads.views import LeadsController
 from server.orders.api import upsert_order
 from server.orders.views import OrdersController
 from server.organisation.views import OrganisationController
+from server.quotes import pricing
+from server.quotes.admin_views import CatalogueController
+from server.quotes.views import ApprovalsController, QuotesController
 from server.reminders import worker as push_worker
 from server.reminders.push_log import PushLogController
 from server.reminders.push_views import NotificationsController
@@ -61,6 +64,9 @@ ROUTE_HANDLERS = [
     NotificationsController,
     PushLogController,
     OrganisationController,
+    QuotesController,
+    ApprovalsController,
+    CatalogueController,
     sync_views.push,
     sync_views.pull,
     sync_views.briefcase,
@@ -123,6 +129,8 @@ def template_environment(settings: Settings, assets: shell.Assets) -> Environmen
     env.globals["asset"] = assets.url
     env.globals["next_offset"] = next_offset
     env.filters["local"] = local_time
+    env.filters["money"] = pricing.format_money
+    env.filters["plain"] = pricing.plain
     return env
 
 

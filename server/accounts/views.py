@@ -17,6 +17,7 @@ from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.leads import service as leads
 from server.orders import service as orders
+from server.quotes import service as quotes
 from server.users import service as users
 from server.users.models import Role
 from server.visits import service as visits
@@ -75,6 +76,7 @@ class AccountController(Controller):
             "orders": await orders.recent_for_account(db_session, user, account.id),
             "visits": await visits.for_account(db_session, user, account.id),
             "leads": await leads.for_account(db_session, user, account.id),
+            "quotes": await quotes.for_account(db_session, user, account.id),
             "order_value": (await tiers.order_values(db_session, [account.id])).get(account.id, 0),
             "can_override_tier": user.role is not Role.REP,
             "tiers": list(Tier),

@@ -130,6 +130,13 @@ async def search_products(
     return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
 
+async def products_by_id(session: AsyncSession, ids: list[Any]) -> list[Product]:
+    wanted = {parse_uuid(value) for value in ids} - {None}
+    if not wanted:
+        return []
+    return list(await session.scalars(select(Product).where(Product.id.in_(wanted))))
+
+
 async def currencies(session: AsyncSession) -> list[str]:
     rows = await session.scalars(
         select(Product.currency).where(Product.active.is_(True), Product.deleted_at.is_(None)).distinct()

@@ -38,8 +38,8 @@ class Fired:
     def as_reason(self) -> dict[str, Any]:
         reason = {
             "kind": self.rule.kind.value,
-            "threshold": str(self.rule.threshold),
-            "actual": str(self.actual),
+            "threshold": pricing.plain(self.rule.threshold),
+            "actual": pricing.plain(self.actual),
         }
         if self.rule.currency:
             reason["currency"] = self.rule.currency

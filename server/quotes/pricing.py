@@ -25,6 +25,19 @@ def rounded(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)), rounding=ROUND_HALF_UP)
 
 
+def plain(number: Decimal) -> str:
+    """A decimal as people write it: 10, 12.5, 5000 (not 10.000 or 5E+3); templates' `plain` filter."""
+    return format(number.normalize(), "f")
+
+
+def format_money(amount: Decimal | None, currency: str) -> str:
+    """ "GBP 1,234.50": the amount with its currency's decimals (templates' `money` filter)."""
+    if amount is None:
+        return ""
+    precision = get_currency_precision(currency) if is_currency(currency) else 2
+    return f"{currency} {rounded(amount, currency) if is_currency(currency) else amount:,.{precision}f}"
+
+
 def off(amount: Decimal, percent: Decimal) -> Decimal:
     return amount * (HUNDRED - percent) / HUNDRED
 

@@ -89,14 +89,14 @@ def decimal(
 
 def lines_from(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The lines of a quote: a list from a synced mutation, or `line-<key>-<field>` form fields
-    (in the order the form holds them)."""
+    (in the order the form holds them; each line keeps its `key`, so a form can show its errors)."""
     given = raw.get("lines")
     if isinstance(given, list):
         return [line if isinstance(line, Mapping) else {} for line in given]
     lines: dict[str, dict[str, Any]] = {}
     for name, value in raw.items():
         if match := _FORM_LINE.match(str(name)):
-            lines.setdefault(match[1], {})[match[2]] = value
+            lines.setdefault(match[1], {"key": match[1]})[match[2]] = value
     return list(lines.values())
 
 
@@ -378,19 +378,26 @@ async def for_account(
     return list(rows)
 
 
-async def preview(
-    session: AsyncSession, raw: Mapping[str, Any]
-) -> tuple[pricing.Totals | None, list[LineInput], dict[str, Message]]:
-    """Totals of a quote being edited, for the live preview: nothing is written."""
+@dataclass(frozen=True)
+class Preview:
+    """A quote being edited, worked out for the live totals: nothing is written."""
+
+    currency: str
+    discount_percent: Decimal
+    lines: list[LineInput]
+    totals: pricing.Totals | None  # None while the currency is not a known one
+    errors: dict[str, Message]
+
+
+async def preview(session: AsyncSession, raw: Mapping[str, Any]) -> Preview:
     try:
         currency = _check_currency(raw)
     except ValidationError as error:
-        return None, [], error.errors
-    raw_lines = lines_from(raw)
-    lines, errors = await _validate_lines(session, raw_lines, currency, quoted=None)
+        return Preview(str(raw.get("currency") or ""), Decimal(0), [], None, error.errors)
+    lines, errors = await _validate_lines(session, lines_from(raw), currency, quoted=None)
     fields = Fields(raw)
     discount = decimal(
         fields, "discount_percent", minimum=Decimal(0), maximum=Decimal(100), places=2
     ) or Decimal(0)
-    errors |= fields.errors
-    return pricing.totals([line.priced() for line in lines], discount, currency), lines, errors
+    totals = pricing.totals([line.priced() for line in lines], discount, currency)
+    return Preview(currency, discount, lines, totals, errors | fields.errors)

@@ -45,7 +45,11 @@ async def test_a_quote_drafted_and_decided_offline_reaches_the_server_once(clien
 
     await sign_in(client, world["manager"].id)
     on_phone = (await pull(client, manager_phone))[f"quotes/{quote_id}"]
-    assert (on_phone["status"], Decimal(on_phone["total"]), on_phone["comment"]) == ("pending", 880, "New customer")
+    assert (on_phone["status"], Decimal(on_phone["total"]), on_phone["comment"]) == (
+        "pending",
+        880,
+        "New customer",
+    )
     assert [(line["code"], Decimal(line["amount"])) for line in on_phone["lines"]] == [("W-1", 880)]
     assert [(step["level"], step["status"]) for step in on_phone["approvals"]] == [("manager", "waiting")]
     decision = {

@@ -21,6 +21,20 @@ function focusNewPage(event) {
   }
 }
 
+// A builder row's remove button (the quote's lines): take the row out and let the live totals
+// know, and move focus somewhere sensible for keyboard and screen-reader users.
+function removeRow(event) {
+  const button = event.target.closest("[data-remove-row]");
+  if (!button) return;
+  const row = document.querySelector(button.dataset.removeRow);
+  if (!row) return;
+  const next = row.nextElementSibling || row.previousElementSibling;
+  const form = row.closest("form");
+  row.remove();
+  (next ? next.querySelector("input:not([type=hidden])") : form && form.querySelector("input[type=search]"))?.focus();
+  document.body.dispatchEvent(new CustomEvent("quote-lines-changed"));
+}
+
 // --- sync: the device's briefcase and outbox (device-store.js, sync-engine.js) ----------------
 
 const Store = self.FieldbookStore;
@@ -241,6 +255,7 @@ window.addEventListener("online", showConnection);
 window.addEventListener("offline", showConnection);
 document.body.addEventListener("htmx:sendError", reopenOffline);
 document.body.addEventListener("htmx:afterSettle", focusNewPage);
+document.addEventListener("click", removeRow);
 document.body.addEventListener("htmx:afterSettle", showDistancesFromHere);
 // Capture phase, so the position is in the form before htmx reads it.
 document.addEventListener("submit", locateThenSubmit, true);
