@@ -169,7 +169,9 @@ class QuotesController(Controller):
         return render(request, "quotes/_products.html", {"page": page, "q": q})
 
     @get("/line", name="quotes.line")
-    async def line(self, request: Request, db_session: DbSession, product_id: FromQuery[UUID]) -> Response:
+    async def line(
+        self, request: Request, db_session: DbSession, product_id: FromQuery[UUID | None] = None
+    ) -> Response:
         """A new row of the builder for a product (the rep then sets quantity, price, discount)."""
         product = await catalogue.get_product(db_session, product_id)
         row = {"key": new_id().hex[-12:], "product_id": str(product.id), "quantity": "1",

@@ -20,6 +20,9 @@ from server.leads import service as leads
 from server.leads.models import Lead, LeadStatus
 from server.orders import service as orders
 from server.orders.models import OrderStatus
+from server.quotes import approvals, catalogue
+from server.quotes import service as quotes
+from server.quotes.models import Quote, QuoteStatus
 from server.reminders import push
 from server.reminders import service as reminders
 from server.reminders.models import Reminder
@@ -33,7 +36,7 @@ from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
 
 SECRETS = ("Secret Southern Account", "Secret Contact", "Secret Rep", "secret.rep@example.test", "SO-SECRET",
-           "Secret visit purpose", "Secret Lead Company", "Secret reminder")  # fmt: skip
+           "Secret visit purpose", "Secret Lead Company", "Secret reminder", "Secret quote comment")  # fmt: skip
 # Routes that are public by design are checked in test_auth.py.
 SKIP_PREFIXES = ("/static", "/icons", "/schema", "/scim", "/api/")
 
@@ -63,8 +66,17 @@ async def world(db):
     reminder = await reminders.create(db, outsider, {"title": "Secret reminder", "due_on": "2026-11-23"})
     device = await push.subscribe(db, outsider, {"endpoint": "https://push.example/secret",
                                                  "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}})  # fmt: skip
+    product = await catalogue.create_product(
+        db, people["admin"], {"code": "P-1", "name": "Part", "list_price": "10", "currency": "GBP"}
+    )
+    rule = await catalogue.add_rule(
+        db, people["admin"], {"kind": "discount_above", "threshold": "10", "approver": "manager"}
+    )
+    quote = await quotes.create(db, outsider, {"account_id": str(account.id), "currency": "GBP", "valid_until": "2099-01-01",
+                                               "lines": [{"product_id": str(product.id), "quantity": "1", "discount_percent": "50"}]})  # fmt: skip
+    await approvals.submit(db, outsider, quote.id, {"comment": "Secret quote comment"})
     await db.commit()
-    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
+    ids = {"quote_id": quote.id, "product_id": product.id, "rule_id": rule.id, "account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
            "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id, "reminder_id": reminder.id, "subscription_id": device.id}  # fmt: skip
     return people, ids
 
@@ -94,7 +106,8 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
     people, ids = world
     world_versions = {"visit": (await db.get(Visit, ids["visit_id"])).version,
                       "lead": (await db.get(Lead, ids["lead_id"])).version,
-                      "reminder": (await db.get(Reminder, ids["reminder_id"])).version}  # fmt: skip
+                      "reminder": (await db.get(Reminder, ids["reminder_id"])).version,
+                      "quote": (await db.get(Quote, ids["quote_id"])).version}  # fmt: skip
     token = await sign_in(client, people[role].id)
     checked = 0
     for path, method in _routes(app):
@@ -138,6 +151,8 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
         None,
     )
     assert await db.get(PushSubscription, ids["subscription_id"], populate_existing=True) is not None
+    quote = await db.get(Quote, ids["quote_id"], populate_existing=True)
+    assert (quote.status, quote.version) == (QuoteStatus.PENDING, world_versions["quote"])
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
