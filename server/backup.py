@@ -316,22 +316,26 @@ async def restore(engine: AsyncEngine, path: Path, *, progress: Progress | None 
 async def _load_table(
     connection: AsyncConnection, table: Table, columns: list[str], rows: int, reader: _Reader
 ) -> None:
-    """Insert a table's rows in batches. A column that refers to its own table (a user's
-    manager) is filled in afterwards, as that row may come later."""
+    """Insert a table's rows in batches.
+
+    A column that refers to its own table (a user's manager) may name a row that comes later:
+    it is inserted empty and set afterwards, together with the columns an update would stamp
+    (`updated_at`), which keep the backup's values.
+    """
     decoder = _row_decoder(table, columns)
     keys = [table.c[name].key for name in columns]
     own = [key for key in keys if any(fk.column.table is table for fk in table.c[key].foreign_keys)]
+    kept = [key for key in keys if table.c[key].onupdate is not None and key not in own]
     primary = [column.key for column in table.primary_key.columns]
-    links: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []  # what to set afterwards, per row
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
         for _ in range(rows):
             row = dict(zip(keys, reader.decode(decoder), strict=True))
-            for key in own:
-                if row[key] is not None:
-                    links.append({**{f"pk_{k}": row[k] for k in primary}, f"new_{key}": row[key], "key": key})
-                    row[key] = None
+            if any(row[key] is not None for key in own):
+                links.append({f"b_{key}": row[key] for key in (*primary, *own, *kept)})
+                row.update(dict.fromkeys(own))
             batch.append(row)
             if len(batch) == BATCH:
                 yield batch
@@ -341,13 +345,14 @@ async def _load_table(
 
     for batch in batches():
         await connection.execute(insert(table), batch)
-    for key in own:
-        params = [{k: v for k, v in link.items() if k != "key"} for link in links if link["key"] == key]
-        if params:
-            where = [table.c[k] == bindparam(f"pk_{k}") for k in primary]
-            await connection.execute(
-                update(table).where(*where).values({key: bindparam(f"new_{key}")}), params
-            )
+    if links:
+        statement = (
+            update(table)
+            .where(*(table.c[key] == bindparam(f"b_{key}") for key in primary))
+            .values({key: bindparam(f"b_{key}") for key in (*own, *kept)})
+        )
+        for start in range(0, len(links), BATCH):
+            await connection.execute(statement, links[start : start + BATCH])
 
 
 async def _catch_up_sequences(connection: AsyncConnection) -> None:
