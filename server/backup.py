@@ -245,11 +245,14 @@ def check_header(header: dict[str, Any]) -> list[tuple[Table, list[str], int]]:
         )
     known = {table.name: table for table in tables()}
     plan = []
-    for entry in header.get("tables", []):
-        table = known.get(entry["name"])
-        if table is None or set(entry["columns"]) != {column.name for column in table.columns}:
-            raise BackupError(f"table {entry['name']} in the backup does not match this Fieldbook's")
-        plan.append((table, entry["columns"], int(entry["rows"])))
+    try:
+        for entry in header["tables"]:
+            table = known.get(entry["name"])
+            if table is None or set(entry["columns"]) != {column.name for column in table.columns}:
+                raise BackupError(f"table {entry['name']} in the backup does not match this Fieldbook's")
+            plan.append((table, list(entry["columns"]), int(entry["rows"])))
+    except (KeyError, TypeError, ValueError) as error:
+        raise BackupError("the backup's list of tables is damaged") from error
     return plan
 
 
