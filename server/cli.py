@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from litestar.cli._utils import LitestarGroup
 from litestar.plugins import CLIPluginProtocol
+from sqlalchemy import inspect
 
 from server.errors import NotFound
 from server.reminders.worker import worker_command
@@ -35,6 +36,8 @@ class FieldbookCLIPlugin(CLIPluginProtocol):
         cli.add_command(import_commands())
         cli.add_command(tiers_command)
         cli.add_command(worker_command)
+        cli.add_command(backup_command)
+        cli.add_command(restore_command)
 
 
 def _guard_run_command(cli: click.Group) -> None:
@@ -154,6 +157,94 @@ def import_commands() -> click.Group:
         click.echo(result.summary(file.name, dry_run=dry_run))
 
     return group
+
+
+async def _echo_table(name: str, rows: int) -> None:
+    click.echo(f"  {name}: {rows:,} rows", err=True)
+
+
+@click.command(
+    "backup",
+    help="Write a consistent snapshot of all data to FILE (gzip'd JSON lines), while the server runs. "
+    "Sessions and what each phone was last sent are left out.",
+)
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def backup_command(app: Litestar, file: Path) -> None:
+    from server import backup
+    from server.db import create_engine
+
+    async def run() -> backup.Summary:
+        engine = create_engine(app.state["settings"].database_url, pooled=False)
+        try:
+            return await backup.backup(engine, file, progress=_echo_table)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"Backing up to {file} ...", err=True)
+    try:
+        summary = asyncio.run(run())
+    except backup.BackupError as error:
+        raise click.ClickException(f"no backup written: {error}") from error
+    click.echo(
+        f"Backup written to {file}: {summary.rows:,} rows in {len(summary.tables)} tables "
+        f"(database revision {summary.alembic_revision}, {file.stat().st_size:,} bytes)."
+    )
+
+
+@click.command(
+    "restore",
+    help="Restore a backup made by `fieldbook backup` into an EMPTY database (migrated first if it has "
+    "no tables), all or nothing. Phones start afresh from it and keep the changes they have queued.",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+def restore_command(app: Litestar, file: Path) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server import backup
+    from server.db import create_engine
+
+    settings = app.state["settings"]
+    try:
+        header = backup.read_header(file)
+        backup.check_header(header)
+    except backup.BackupError as error:
+        raise click.ClickException(f"{file}: nothing restored: {error}") from error
+
+    async def no_tables() -> bool:
+        engine = create_engine(settings.database_url, pooled=False)
+        try:
+            async with engine.connect() as connection:
+                return not await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        finally:
+            await engine.dispose()
+
+    async def run() -> backup.Summary:
+        engine = create_engine(settings.database_url, pooled=False)
+        try:
+            return await backup.restore(engine, file, progress=_echo_table)
+        finally:
+            await engine.dispose()
+
+    if asyncio.run(no_tables()):
+        from advanced_alchemy.alembic.commands import AlembicCommands
+
+        click.echo("The database has no tables: creating them (database upgrade) ...", err=True)
+        AlembicCommands(sqlalchemy_config=app.state["alchemy"]).upgrade("head")
+    click.echo(
+        f"Restoring {file} (made {header.get('created_at')} on {header.get('database')}) ...", err=True
+    )
+    try:
+        summary = asyncio.run(run())
+    except backup.BackupError as error:
+        raise click.ClickException(f"{file}: nothing restored: {error}") from error
+    except SQLAlchemyError as error:
+        raise click.ClickException(
+            f"{file}: nothing restored: the database refused a row: {error}"
+        ) from error
+    click.echo(
+        f"Restored {summary.rows:,} rows in {len(summary.tables)} tables from {file}. "
+        "Phones will fetch everything afresh at their next sync and send their queued changes again."
+    )
 
 
 def main() -> None:

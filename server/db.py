@@ -75,6 +75,10 @@ class ChangeCounter(AdvancedDeclarativeBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: one row
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Which timeline `value` counts in. A restore from a backup takes the counter back, so the
+    # same numbers would name other changes: it moves the epoch on instead, and sync cursors
+    # (which carry it) from before the restore are no longer taken for current ones.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class KeyValueItem(StoreModelMixin):
@@ -105,6 +109,14 @@ async def next_version(session: AsyncSession) -> int:
 
 async def current_version(session: AsyncSession) -> int:
     return (await session.execute(select(func.coalesce(func.max(ChangeCounter.value), 0)))).scalar_one()
+
+
+async def current_epoch_and_version(session: AsyncSession) -> tuple[int, int]:
+    """The epoch (bumped by every restore) and the change counter, in one read."""
+    row = (
+        await session.execute(select(ChangeCounter.epoch, ChangeCounter.value).where(ChangeCounter.id == 1))
+    ).first()
+    return (row.epoch, row.value) if row is not None else (0, 0)
 
 
 def stamp(record: Versioned, version: int) -> None:

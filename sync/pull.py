@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from server.accounts.models import Account
 from server.auth import visible
 from server.contacts.models import Contact
-from server.db import Versioned, current_version, utcnow
+from server.db import Versioned, current_epoch_and_version, utcnow
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
@@ -170,11 +170,25 @@ async def _visible_versions(session: AsyncSession, actor: User) -> dict[str, dic
     }  # fmt: skip
 
 
-def _parse_cursor(cursor: str | None) -> int | None:
+def _parse_cursor(cursor: str | None, epoch: int) -> int | None:
+    """The client view a cursor names, if it names one of this epoch's.
+
+    A cursor is "<epoch>.<number>", or a plain number in epoch 0 (so the cursors devices held
+    before epochs existed stay good). A restore from a backup moves the epoch on: the views of
+    the old timeline are gone, and a number from it could name another view of the new one, so a
+    cursor of another epoch is unknown and the device starts afresh (keeping its outbox).
+    """
+    if not cursor:
+        return None
+    head, _, number = cursor.rpartition(".")
     try:
-        return int(cursor) if cursor else None
+        return int(number) if int(head or 0) == epoch else None
     except ValueError:
         return None
+
+
+def _cursor(epoch: int, number: int) -> str:
+    return f"{epoch}.{number}" if epoch else str(number)
 
 
 async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse:
@@ -221,11 +235,11 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         device = await session.get(Device, request.device_id)
         if device is None or device.user_id != actor.id:
             raise _NotBound
-        since = _parse_cursor(request.cursor)
+        epoch, high_water = await current_epoch_and_version(session)
+        since = _parse_cursor(request.cursor, epoch)
         view = await session.get(ClientView, (device.id, since)) if since is not None else None
-        high_water = await current_version(session)
         if view is not None and view.high_water == high_water:  # nothing changed since: nothing to send
-            return _nothing_new(since, device)
+            return _nothing_new(_cursor(epoch, since), device)
         held: dict[str, dict[str, int]] = {}
         owed: dict[str, Any] | None = None
         if view is not None:
@@ -277,7 +291,7 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
             if view.high_water != high_water:  # ... and the next pull knows it without looking again
                 view.high_water = high_water
                 await session.commit()
-            return _nothing_new(since, device)
+            return _nothing_new(_cursor(epoch, since), device)
         cursor = max((since or 0), await _newest_cursor(session, device.id)) + 1
         session.add(
             ClientView(device_id=device.id, cursor=cursor, records=sent, created_at=utcnow(),
@@ -292,13 +306,13 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         device.last_seen_at = utcnow()
         last_mutation_id = device.last_mutation_id
         await session.commit()
-    return PullResponse(cursor=str(cursor), last_mutation_id=last_mutation_id, changes=changes,
+    return PullResponse(cursor=_cursor(epoch, cursor), last_mutation_id=last_mutation_id, changes=changes,
                         reset=view is None, more=remaining > 0, remaining=remaining)  # fmt: skip
 
 
-def _nothing_new(cursor: int, device: Device) -> PullResponse:
+def _nothing_new(cursor: str, device: Device) -> PullResponse:
     """The answer to a pull that finds nothing new: the same cursor, no changes."""
-    return PullResponse(cursor=str(cursor), last_mutation_id=device.last_mutation_id, changes=[],
+    return PullResponse(cursor=cursor, last_mutation_id=device.last_mutation_id, changes=[],
                         reset=False, more=False, remaining=0)  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """A server restored from a backup: what it forgot, a device that still queues it sends again.
 
-The restore is played by deleting what happened after the "backup" (the lead, the ledger row,
-the client view, the device's counter), as restoring yesterday's dump would. The device follows
+The first test plays the restore by deleting what happened after the "backup" (the lead, the
+ledger row, the client view, the device's counter); the second makes a real backup and restores
+it (server/backup.py), which also moves the sync epoch on. The device follows
 docs/sync.md: its cursor is unknown, so it starts afresh; the server's `last_mutation_id` is
 lower than what it acknowledged, so the changes still in its outbox go again, numbered on.
 """
@@ -13,10 +14,12 @@ import uuid
 import pytest
 from sqlalchemy import delete, func, select
 
+from server import backup
+from server.db import ChangeCounter, create_engine
 from server.leads.models import Lead
 from server.users.models import Role
 from sync.models import ClientView, Device, MutationRecord
-from tests.conftest import sign_in
+from tests.conftest import empty_all_tables, sign_in
 from tests.factories import make_team, make_user
 
 
@@ -65,3 +68,52 @@ async def test_a_server_restored_from_backup_gets_again_what_it_forgot(client, d
     gap = await push(client, device, capture(4, uuid.uuid4(), "Skipped Ahead"))
     assert (gap.status_code, gap.json()["last_mutation_id"]) == (409, 2)
     assert await db.scalar(select(func.count()).select_from(Lead)) == 2
+
+
+async def test_after_a_real_restore_devices_start_afresh_and_send_again_what_it_lacks(
+    client, db, rep, settings, tmp_path
+) -> None:
+    """`fieldbook restore` of a backup taken between two of a device's changes: the device's
+    cursors are of the old epoch (reset, whatever their number), and its later change, which the
+    restored ledger does not hold, is asked for again by number (`mutation_gap`)."""
+    await sign_in(client, rep.id)
+    device, before, after, later = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert (await push(client, device, capture(1, before, "Before Backup"))).status_code == 200
+    first = (await pull(client, device, None))["cursor"]
+    assert first == "1"  # epoch 0: the plain numbers devices have always had
+    file = tmp_path / "fieldbook.backup"
+    engine = create_engine(settings.database_url)
+    try:
+        await backup.backup(engine, file)
+        assert (await push(client, device, capture(2, after, "After Backup"))).status_code == 200
+        second = (await pull(client, device, first))["cursor"]
+        await db.close()
+        await empty_all_tables(settings.database_url)
+        await backup.restore(engine, file)
+    finally:
+        await engine.dispose()
+    epoch = await db.scalar(select(ChangeCounter.epoch))
+    assert epoch > 0
+
+    await sign_in(client, rep.id)  # sessions are not restored
+    answer = await pull(client, device, second)
+    assert answer["reset"] is True and answer["cursor"] == f"{epoch}.1"
+    assert answer["last_mutation_id"] == 1  # below the 2 the device had acknowledged
+    assert {c["data"]["name"] for c in answer["changes"] if c["kind"] == "leads"} == {"Before Backup"}
+    # The old cursor "1" named a view before the restore, and the new epoch has a view 1 too:
+    # only the epoch tells them apart.
+    assert (await pull(client, device, first))["reset"] is True
+    current = (await pull(client, device, None))["cursor"]
+    again = await pull(client, device, current)
+    assert (again["reset"], again["changes"], again["cursor"]) == (False, [], current)
+
+    # The device's next change is numbered 3: refused as a gap, nothing applied ...
+    gap = await push(client, device, capture(3, later, "Later"))
+    assert (gap.status_code, gap.json()["code"], gap.json()["last_mutation_id"]) == (409, "mutation_gap", 1)
+    assert await db.scalar(select(func.count()).select_from(Lead)) == 1
+    # ... so it renumbers its outbox from 2 (sync-engine.js) and both go in.
+    renumbered = await push(client, device, capture(2, after, "After Backup"), capture(3, later, "Later"))
+    assert [r["status"] for r in renumbered.json()["results"]] == ["applied", "applied"]
+    final = await pull(client, device, current)
+    assert final["last_mutation_id"] == 3 and final["reset"] is False
+    assert {c["data"]["name"] for c in final["changes"] if c["kind"] == "leads"} == {"After Backup", "Later"}
