@@ -1,7 +1,7 @@
 """change counter epoch: which timeline the change numbers (and sync cursors) belong to
 
 Revision ID: 4c1e7b9a2f60
-Revises: d2e00e8ea389
+Revises: af9dd9366ef8
 Create Date: 2026-11-30 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "4c1e7b9a2f60"
-down_revision = "d2e00e8ea389"
+down_revision = "af9dd9366ef8"
 branch_labels = None
 depends_on = None
 
