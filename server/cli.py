@@ -35,6 +35,7 @@ class FieldbookCLIPlugin(CLIPluginProtocol):
         )
         cli.add_command(import_commands())
         cli.add_command(tiers_command)
+        cli.add_command(expire_quotes_command)
         cli.add_command(worker_command)
         cli.add_command(backup_command)
         cli.add_command(restore_command)
@@ -81,6 +82,20 @@ def tiers_command(app: Litestar) -> None:
             return changed
 
     click.echo(f"{asyncio.run(run())} accounts changed tier.")
+
+
+@click.command("expire-quotes", help="Expire open quotes whose validity date has passed (run daily).")
+def expire_quotes_command(app: Litestar) -> None:
+    from server.db import utcnow
+    from server.quotes import service as quotes
+
+    async def run() -> int:
+        async with app.state["alchemy"].get_session() as session:
+            expired = await quotes.expire_due(session, utcnow().date())
+            await session.commit()
+            return expired
+
+    click.echo(f"{asyncio.run(run())} quotes expired.")
 
 
 def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:

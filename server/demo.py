@@ -24,6 +24,19 @@ from server.leads import matching, scoring
 from server.leads.models import Lead, LeadSource, LeadStatus
 from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
 from server.organisation.models import GeofenceMode, OrganisationPolicy
+from server.quotes import policy, pricing
+from server.quotes.models import (
+    ApprovalRule,
+    ApprovalStatus,
+    ApproverLevel,
+    Product,
+    Quote,
+    QuoteApproval,
+    QuoteEvent,
+    QuoteLine,
+    QuoteStatus,
+    RuleKind,
+)
 from server.users.models import Role, Team, TeamManager, User
 from server.validation import digits
 from server.visits.models import Outcome, Visit, VisitStatus
@@ -214,7 +227,66 @@ def generate(scale: int = 1, today: dt.date | None = None) -> DemoData:
             )  # fmt: skip
     for rep_number, rep_id in enumerate(rep for _, reps in teams for rep in reps):
         _field_day(data, rep_id, rep_number, today)
+    _quotes(data, teams, today)
     return data
+
+
+# The approval policy of the demo company: above 10 % the rep's manager; above 25 %, over
+# GBP 5,000 or a price under 70 % of list also an admin.
+DEMO_RULES = [(RuleKind.DISCOUNT_ABOVE, "10", ApproverLevel.MANAGER, None),
+              (RuleKind.DISCOUNT_ABOVE, "25", ApproverLevel.ADMIN, None),
+              (RuleKind.TOTAL_ABOVE, "5000", ApproverLevel.ADMIN, "GBP"),
+              (RuleKind.PRICE_BELOW_FLOOR, "70", ApproverLevel.ADMIN, None)]  # fmt: skip
+
+
+def _quotes(data: DemoData, teams: list[tuple[uuid.UUID, list[uuid.UUID]]], today: dt.date) -> None:
+    """The product catalogue, the approval rules, and one quote waiting for the first team's manager."""
+    next_id = DemoIds(random.Random(f"{SEED}:quotes"), first_tick=900_000_000)
+    products = [
+        data.add(Product, id=next_id(), code=sku, name=description, unit="each", list_price=Decimal(price),
+                 currency="GBP", active=True)
+        for sku, description, price in PRODUCTS
+    ]  # fmt: skip
+    rules = []
+    for kind, threshold, approver, currency in DEMO_RULES:
+        data.add(ApprovalRule, id=next_id(), kind=kind, threshold=Decimal(threshold), approver=approver,
+                 currency=currency, active=True)  # fmt: skip
+        rules.append(policy.Rule(kind, Decimal(threshold), approver, currency))
+    rep_id = teams[0][1][0]
+    account = next(row for row in data.rows[Account] if row["owner_id"] == rep_id)
+    chosen = [
+        (0, Decimal(20), Decimal(15)),
+        (5, Decimal(6), Decimal(10)),
+    ]  # (product, quantity, line discount %)
+    lines = [pricing.Line(quantity, Decimal(PRODUCTS[index][2]), Decimal(PRODUCTS[index][2]), discount)
+             for index, quantity, discount in chosen]  # fmt: skip
+    totals = pricing.totals(lines, Decimal(0), "GBP")
+    submitted = dt.datetime.combine(today, dt.time(9, 40), tzinfo=dt.UTC) - dt.timedelta(days=1)
+    quote_id = data.add(
+        Quote, id=next_id(), number="Q-1001", account_id=account["id"], owner_id=rep_id, status=QuoteStatus.PENDING,
+        currency="GBP", discount_percent=Decimal(0), valid_until=today + dt.timedelta(days=30), notes="Delivery within 5 working days.",
+        comment="They want to switch from their current supplier; this price wins the whole account.", revision=1,
+        approval_round=1, approval_step=1, list_total=totals.list_total, subtotal=totals.subtotal, total=totals.total,
+        submitted_at=submitted,
+    )  # fmt: skip
+    for position, ((index, quantity, discount), amount) in enumerate(
+        zip(chosen, totals.amounts, strict=True), start=1
+    ):
+        sku, description, price = PRODUCTS[index]
+        data.add(QuoteLine, id=next_id(), quote_id=quote_id, position=position, product_id=products[index], code=sku,
+                 name=description, unit="each", list_price=Decimal(price), quantity=quantity, unit_price=Decimal(price),
+                 discount_percent=discount, amount=amount)  # fmt: skip
+    for action, status, moment in (("created", QuoteStatus.DRAFT, submitted - dt.timedelta(minutes=20)),
+                                   ("submitted", QuoteStatus.PENDING, submitted)):  # fmt: skip
+        data.add(QuoteEvent, id=next_id(), quote_id=quote_id, actor_id=rep_id, action=action, status=status, revision=1,
+                 total=totals.total, comment="", happened_at=moment)  # fmt: skip
+    for number, (level, fired) in enumerate(
+        policy.chain(policy.evaluate(rules, lines, Decimal(0), "GBP")), start=1
+    ):
+        data.add(QuoteApproval, id=next_id(), quote_id=quote_id, round=1, step=number, level=level,
+                 status=ApprovalStatus.WAITING if number == 1 else ApprovalStatus.QUEUED, revision=1,
+                 reasons=[found.as_reason() for found in fired], waiting_since=submitted if number == 1 else None,
+                 comment="")  # fmt: skip
 
 
 def _orders(data: DemoData, account_id: uuid.UUID, account_number: int, today: dt.date) -> Decimal:
@@ -322,6 +394,7 @@ def _made_visit(rng: random.Random, account: dict[str, Any], arrived: dt.datetim
 # Parents before children, so foreign keys hold while inserting.
 LOAD_ORDER: tuple[type[Versioned], ...] = (
     OrganisationPolicy, Team, User, TeamManager, Account, Contact, Order, OrderLine, OrderStatusEvent, Visit, Lead,
+    Product, ApprovalRule, Quote, QuoteLine, QuoteEvent, QuoteApproval,
 )  # fmt: skip
 
 

@@ -6,12 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from server.errors import NotFound, PermissionDenied, ValidationError
 from server.quotes import approvals, catalogue
 from server.quotes import service as quotes
 from server.quotes.models import Quote, QuoteLine, QuoteStatus
+from tests.conftest import run_fieldbook
 from tests.quotes.conftest import quote_form
 
 
@@ -176,3 +177,15 @@ async def test_only_admins_edit_the_catalogue_and_a_csv_loads_all_or_nothing(db,
     assert (result.created, result.updated, result.unchanged, result.problems) == (1, 2, 0, [])
     assert world["widget"].list_price == Decimal(110) and world["bolt"].active is False
     assert [p.code for p in (await catalogue.search_products(db, currency="GBP")).items] == ["N-1", "W-1"]
+
+
+async def test_the_daily_command_expires_quotes_past_their_date(db, world, settings, tmp_path) -> None:
+    quote = await quotes.create(db, world["rep"], quote_form(world, ("widget", "1", "0")))
+    await db.commit()
+    await db.execute(update(Quote).where(Quote.id == quote.id).values(valid_until=dt.date(2020, 1, 1)))
+    await db.commit()
+    done = await run_fieldbook(settings, tmp_path, "expire-quotes")
+    assert done.returncode == 0, done.stderr
+    assert "1 quotes expired." in done.stdout
+    await db.refresh(quote)
+    assert quote.status is QuoteStatus.EXPIRED
