@@ -176,7 +176,7 @@ class QuotesController(Controller):
         product = await catalogue.get_product(db_session, product_id)
         row = {"key": new_id().hex[-12:], "product_id": str(product.id), "quantity": "1",
                "unit_price": pricing.plain(product.list_price), "discount_percent": "0", "product": product}  # fmt: skip
-        return render(request, "quotes/_line.html", {"line": row, "errors": {}, "amounts": {}},
+        return render(request, "quotes/_line.html", {"line": row, "errors": {}, "amounts": {}, "currency": product.currency},
                       headers={"HX-Trigger": "quote-lines-changed"})  # fmt: skip
 
     @get("/{quote_id:uuid}/edit", name="quotes.edit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -50,9 +51,22 @@ async def test_the_rep_builds_a_quote_with_live_totals_and_saves_it(client, db, 
     assert saved.status_code == 303
     quote = await db.scalar(select(Quote))
     assert saved.headers["location"] == f"/quotes/{quote.id}"
-    assert (quote.total, quote.status) == (288.5, QuoteStatus.DRAFT)
+    assert (quote.total, quote.status) == (Decimal("288.50"), QuoteStatus.DRAFT)
     shown = await client.get(f"/quotes/{quote.id}")
     assert "GBP 288.50" in shown.text and "Submit" in shown.text and "Created" in shown.text
+
+
+async def test_the_rep_changes_a_quote_from_its_edit_page(client, db, world) -> None:
+    quote = await quotes.create(db, world["rep"], quote_form(world, ("widget", "2", "0")))
+    await db.commit()
+    token = await sign_in(client, world["rep"].id)
+    page = await client.get(f"/quotes/{quote.id}/edit")
+    assert page.status_code == 200 and 'name="line-1-quantity" value="2"' in page.text and "GBP 200.00" in page.text
+    form = builder_form(world, token, ("1", "widget", "3", "0"), ("x9", "bolt", "4", "0")) | {"notes": "Two items now"}
+    saved = await client.post(f"/quotes/{quote.id}/edit", data=form)
+    assert saved.status_code == 303
+    await db.refresh(quote)
+    assert (quote.total, quote.revision, quote.notes) == (Decimal("301.40"), 2, "Two items now")
 
 
 async def test_a_wrong_line_is_shown_next_to_its_field_and_nothing_is_saved(client, db, world) -> None:
