@@ -26,15 +26,18 @@
     return 10n ** BigInt(n);
   }
 
-  // "12.50", "3", "0,5" (a comma for the decimals, as a phone keyboard may give) or a number the
-  // server sent; null if it is not a plain decimal number.
+  // "12.50", "3", "0,5" (a comma for the decimals, as a phone keyboard may give), "5E+3", or a
+  // number the server sent; null if it is not a decimal number.
   function parse(value) {
     if (value === null || value === undefined) return null;
-    const match = /^\s*(-?)(\d*)(?:[.,](\d*))?\s*$/.exec(String(value));
+    const match = /^\s*(-?)(\d*)(?:[.,](\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(String(value));
     if (!match || !(match[2] || match[3])) return null;
     const decimals = match[3] || "";
     const units = BigInt((match[2] || "0") + decimals);
-    return { units: match[1] ? -units : units, scale: decimals.length };
+    const scale = decimals.length - Number(match[4] || 0); // "5E+3" is 5 at scale -3
+    const decimal = { units: match[1] ? -units : units, scale: Math.max(scale, 0) };
+    if (scale < 0) decimal.units *= pow10(-scale);
+    return decimal;
   }
 
   function places(decimal) {
