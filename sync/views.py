@@ -9,6 +9,7 @@ from litestar.params import JSONBody
 
 from server.auth import current_user
 from server.db import sessions_on_one_connection
+from server.quotes import pricing
 from server.web import is_htmx, render, translate
 from sync import pull as pulling
 from sync import push as pushing
@@ -77,4 +78,4 @@ async def briefcase(request: Request) -> Response:
     """The briefcase's shell: the device draws this page (and, offline, any page) from what it holds."""
     if is_htmx(request):  # its scripts must run, so it is always a whole page
         return Response(None, status_code=200, headers={"HX-Redirect": "/sync"})
-    return render(request, "sync/briefcase.html")
+    return render(request, "sync/briefcase.html", {"currency_digits": pricing.currency_digits()})

@@ -20,6 +20,12 @@ def is_currency(code: str) -> bool:
     return code in list_currencies()
 
 
+def currency_digits() -> dict[str, int]:
+    """The minor units of the currencies without two decimals (JPY: 0, KWD: 3), for the phone,
+    which rounds offline as the server does."""
+    return {code: digits for code in list_currencies() if (digits := get_currency_precision(code)) != 2}
+
+
 def rounded(amount: Decimal, currency: str) -> Decimal:
     """Round half up to the currency's minor unit (cents, or none for JPY, or mils for KWD)."""
     return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)), rounding=ROUND_HALF_UP)

@@ -172,12 +172,15 @@ class QuotesController(Controller):
     async def line(
         self, request: Request, db_session: DbSession, product_id: FromQuery[UUID | None] = None
     ) -> Response:
-        """A new row of the builder for a product (the rep then sets quantity, price, discount)."""
+        """A new row of the builder for a product (the rep then sets quantity, price, discount).
+
+        The totals are asked for again once the row is in the form (after the swap): asked on
+        arrival, they would be worked out without it."""
         product = await catalogue.get_product(db_session, product_id)
         row = {"key": new_id().hex[-12:], "product_id": str(product.id), "quantity": "1",
                "unit_price": pricing.plain(product.list_price), "discount_percent": "0", "product": product}  # fmt: skip
         return render(request, "quotes/_line.html", {"line": row, "errors": {}, "amounts": {}, "currency": product.currency},
-                      headers={"HX-Trigger": "quote-lines-changed"})  # fmt: skip
+                      headers={"HX-Trigger-After-Swap": "quote-lines-changed"})  # fmt: skip
 
     @get("/{quote_id:uuid}/edit", name="quotes.edit")
     async def edit(self, request: Request, db_session: DbSession, quote_id: FromPath[UUID]) -> Response:

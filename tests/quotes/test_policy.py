@@ -88,3 +88,13 @@ def test_each_step_names_the_rules_that_call_for_it():
         [{"kind": "discount_above", "threshold": "10", "actual": "30"}],
         [{"kind": "discount_above", "threshold": "25", "actual": "30"}],
     ]
+
+
+def test_the_phone_is_told_each_currency_that_has_no_two_decimals():
+    """The briefcase rounds offline with these (quote-pricing.js; tests/browser/test_quotes.py
+    checks its totals against `pricing.totals`)."""
+    digits = pricing.currency_digits()
+    assert (digits["JPY"], digits["KWD"], digits["BHD"]) == (0, 3, 3)
+    assert "GBP" not in digits and "EUR" not in digits
+    assert all(pricing.rounded(D("1.23456"), code) == D("1.23456").quantize(D(1).scaleb(-n)) for code, n in digits.items()
+               if n in (0, 3))  # fmt: skip

@@ -36,7 +36,8 @@ async def test_the_rep_builds_a_quote_with_live_totals_and_saves_it(client, db, 
     found = await client.get("/quotes/products", params={"q": "wid", "currency": "GBP"}, headers=HTMX)
     assert "Widget" in found.text and "Bolt" not in found.text and "Euro gadget" not in found.text
     row = await client.get("/quotes/line", params={"product_id": str(world["widget"].id)}, headers=HTMX)
-    assert 'name="line-' in row.text and row.headers["HX-Trigger"] == "quote-lines-changed"
+    assert 'name="line-' in row.text and row.headers["HX-Trigger-After-Swap"] == "quote-lines-changed"
+    assert "HX-Trigger" not in row.headers  # before the swap, the totals would miss the new row
 
     form = builder_form(world, token, ("a1", "widget", "3", "5"), ("b2", "bolt", "10", "0"))
     preview = await client.post("/quotes/preview", data=form, headers=HTMX)

@@ -276,4 +276,6 @@
     });
     return page(t("new_reminder"), form);
   });
+
+  scope.BriefcaseForms = { field, input, textarea, showErrors, values, page };
 })(self);

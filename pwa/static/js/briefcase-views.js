@@ -64,7 +64,8 @@
     const mine = [...visits.values()].filter((v) => v.owner_id === me.id && v.planned_on === today).sort(visitOrder);
     return h("section", {}, h("h1", {}, t("today")),
       mine.length ? h("ol", { class: "list route" }, mine.map((v) => visitRow(v, accounts))) : empty(t("no_visits_today")),
-      me.role !== "rep" ? h("p", {}, h("a", { href: "/team" }, `${t("team_day")} →`)) : null);
+      me.role !== "rep" ? h("p", {}, h("a", { href: "/team" }, `${t("team_day")} →`)) : null,
+      me.role !== "rep" ? h("p", {}, h("a", { href: "/approvals" }, `${t("approvals")} →`)) : null);
   });
 
   route(/^\/team$/, async (db) => {
@@ -90,7 +91,7 @@
   });
 
   route(new RegExp(`^/accounts/${UUID}$`), async (db, [id]) => {
-    const { accounts, contacts, visits, orders } = await Store.view(db, ["accounts", "contacts", "visits", "orders"]);
+    const { accounts, contacts, visits, orders, quotes, users } = await Store.view(db, ["accounts", "contacts", "visits", "orders", "quotes", "users"]);
     const account = accounts.get(id);
     if (!account) return empty(t("not_on_phone"));
     const people = [...contacts.values()].filter((c) => c.account_id === id).sort(byName);
@@ -110,7 +111,8 @@
       h("h2", {}, t("visits")),
       history.length ? h("ul", { class: "list" }, history.map((v) => visitRow(v, accounts, { withDay: true }))) : empty(t("no_visits")),
       h("h2", {}, t("recent_orders")),
-      recent.length ? h("ul", { class: "list" }, recent.map((o) => orderRow(o, accounts))) : empty(t("no_orders")));
+      recent.length ? h("ul", { class: "list" }, recent.map((o) => orderRow(o, accounts))) : empty(t("no_orders")),
+      scope.BriefcaseQuotes.accountQuotes(account, quotes, users));
   });
 
   function orderRow(order, accounts) {
@@ -154,4 +156,6 @@
       h("div", { class: "page-head" }, h("h1", {}, t("leads")), h("a", { class: "button", href: "/leads/new" }, t("capture_lead"))),
       pagedList(open, (l) => row(`/leads`, l.name || l.company, [l.company, l.phone, l.email].filter(Boolean).join(" · "), pendingBadge(l)), t("no_leads")));
   });
+
+  scope.BriefcaseViews = { pagedList, searchForm, matches, byName };
 })(self);

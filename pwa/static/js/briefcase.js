@@ -165,7 +165,7 @@
     go(url.pathname + url.search);
   }
 
-  scope.Briefcase = { t, h, row, pendingBadge, empty, formatDate, formatTime, money, number, localDay, uuid7, db, me, queue, route, go, draw };
+  scope.Briefcase = { locale, t, h, row, pendingBadge, empty, formatDate, formatTime, money, number, localDay, uuid7, db, me, queue, route, go, draw };
 
   document.addEventListener("click", followLinksHere);
   window.addEventListener("popstate", () => draw({ focus: true }));

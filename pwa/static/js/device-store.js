@@ -121,9 +121,10 @@
   async function view(db, kinds) {
     const held = {};
     for (const kind of kinds) held[kind] = new Map((await records(db, kind)).map((data) => [data.id, data]));
+    const person = db.name.slice(databaseName("").length); // whose briefcase this is
     for (const entry of await db.getAll("outbox")) {
       const effect = EFFECTS[entry.name];
-      if (effect) effect(held, entry.args);
+      if (effect) effect(held, entry.args, { person, at: entry.queued_at });
     }
     return held;
   }
@@ -161,7 +162,90 @@
     return new Date(`${day}T${time || "09:00"}`);
   }
 
+  // --- quotes: worked out as the server will (quote-pricing.js), from the products and approval
+  // rules the phone holds; the server works everything out again when the change arrives.
+
+  function quoteLines(held, lines) {
+    const products = held.products || new Map();
+    return (lines || []).map((line, index) => {
+      const product = products.get(line.product_id) || {};
+      return { position: index + 1, product_id: line.product_id, code: product.code, name: product.name, unit: product.unit,
+        list_price: product.list_price, quantity: line.quantity, unit_price: line.unit_price || product.list_price,
+        discount_percent: line.discount_percent || "0" };
+    });
+  }
+
+  function priced(quote) {
+    const pricing = scope.FieldbookPricing;
+    if (!pricing) return quote;
+    const sums = pricing.totals(quote.lines, quote.discount_percent, quote.currency);
+    const lines = quote.lines.map((line, index) => ({ ...line, amount: sums.amounts[index] }));
+    return { ...quote, lines, list_total: sums.list_total, subtotal: sums.subtotal, total: sums.total };
+  }
+
+  // The steps a submission asks for, as the server's policy will (none: approved at once).
+  function approvalSteps(held, quote, at) {
+    const pricing = scope.FieldbookPricing;
+    if (!pricing || !held.approval_rules) return null;
+    const rules = [...held.approval_rules.values()].filter((rule) => rule.active && !rule.deleted_at);
+    return pricing.chain(pricing.evaluate(rules, quote.lines, quote.discount_percent, quote.currency)).map((step, index) => ({
+      id: `${quote.id}-${index + 1}`, quote_id: quote.id, step: index + 1, level: step.level, status: index ? "queued" : "waiting",
+      revision: quote.revision, reasons: step.reasons, waiting_since: index ? null : at, decided_by_id: null, decided_at: null, comment: "",
+    }));
+  }
+
+  function submitted(held, args, { at }) {
+    const quote = held.quotes && held.quotes.get(args.quote_id);
+    if (!quote || !["draft", "rejected"].includes(quote.status)) return;
+    const steps = approvalSteps(held, quote, at);
+    const status = steps && !steps.length ? "approved" : "pending";
+    change(held, "quotes", quote.id, { status, comment: args.comment || "", submitted_at: at, approvals: steps || [],
+      approval_round: (quote.approval_round || 0) + 1, approval_step: steps && steps.length ? 1 : 0 });
+  }
+
+  function decided(approve) {
+    return (held, args, { person, at }) => {
+      const quote = held.quotes && held.quotes.get(args.quote_id);
+      if (!quote || quote.status !== "pending") return;
+      const steps = (quote.approvals || []).map((step) => ({ ...step }));
+      const waiting = steps.find((step) => step.status === "waiting");
+      if (!waiting) return;
+      Object.assign(waiting, { status: approve ? "approved" : "rejected", decided_by_id: person, decided_at: at, comment: args.comment || "" });
+      const following = steps.find((step) => step.status === "queued");
+      let status = approve ? "approved" : "rejected";
+      if (approve && following) {
+        Object.assign(following, { status: "waiting", waiting_since: at });
+        status = "pending";
+      }
+      if (!approve) for (const step of steps) if (step.status === "queued") step.status = "cancelled";
+      change(held, "quotes", quote.id, { status, approvals: steps, decided_at: status === "pending" ? null : at });
+    };
+  }
+
+  function moved(from, status) {
+    return (held, args) => {
+      const quote = held.quotes && held.quotes.get(args.quote_id);
+      if (quote && quote.status === from) change(held, "quotes", quote.id, { status });
+    };
+  }
+
+  const QUOTE_EFFECTS = {
+    "quotes.create": (held, args, { person, at }) => {
+      if (!held.quotes) return;
+      const quote = { id: args.id, number: null, account_id: args.account_id, owner_id: person, status: "draft", currency: args.currency,
+        discount_percent: args.discount_percent || "0", valid_until: args.valid_until, notes: args.notes || "", comment: "",
+        revision: 1, approval_round: 0, approval_step: 0, created_at: at, updated_at: at, approvals: [], lines: quoteLines(held, args.lines) };
+      change(held, "quotes", args.id, priced(quote));
+    },
+    "quotes.submit": submitted,
+    "quotes.approve": decided(true),
+    "quotes.reject": decided(false),
+    "quotes.mark_sent": moved("approved", "sent"),
+    "quotes.mark_accepted": moved("sent", "accepted"),
+  };
+
   const EFFECTS = {
+    ...QUOTE_EFFECTS,
     "reminders.create": (held, args) =>
       change(held, "reminders", args.id, { id: args.id, title: args.title, owner_id: args.owner_id,
         due_at: localMoment(args.due_on, args.due_time).toISOString(), done_at: null }),
