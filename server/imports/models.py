@@ -28,7 +28,9 @@ class Duplicates(enum.StrEnum):
 
 
 def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda members: [m.value for m in members])
+    return Enum(
+        kind, native_enum=False, length=20, values_callable=lambda members: [m.value for m in members]
+    )
 
 
 class ImportJob(UUIDv7AuditBase):
