@@ -96,6 +96,10 @@ class Spec:
     ) -> bool:
         raise NotImplementedError
 
+    def new_problems(self, raw: Mapping[str, Any]) -> dict[str, Message]:
+        """What a row that makes a new record (rather than merging into one) must also have."""
+        return {}
+
     async def names(self, session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
         rows = await session.execute(select(self.model.id, self.model.name).where(self.model.id.in_(ids)))
         return {record_id: name for record_id, name in rows}
@@ -160,6 +164,11 @@ class AccountSpec(Spec):
         if errors:
             raise ValidationError(errors)
         return raw
+
+    def new_problems(self, raw: Mapping[str, Any]) -> dict[str, Message]:
+        if "owner_id" not in raw:
+            return {"owner_email": Message(N_("A new account needs its rep: give their email."))}
+        return {}
 
     def keys(self, values: Mapping[str, Any]) -> dict[str, str]:
         return {

@@ -285,6 +285,10 @@ async def _run_rows(
                     except CommandError as error:
                         raise ImportFailed(_errors(report, line, error)) from error
                     counts["updated" if changed else "unchanged"] += 1
+        elif missing := spec.new_problems(raw):
+            problem = _errors(report, line, ValidationError(missing))
+            if write:
+                raise ImportFailed(problem)
         else:
             counts["new"] += 1
             record_id = new_id()
