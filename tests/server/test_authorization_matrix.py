@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from server.accounts.models import Account
 from server.contacts.models import Contact
+from server.imports.models import ImportJob, JobStatus
 from server.leads import service as leads
 from server.leads.models import Lead, LeadStatus
 from server.orders import service as orders
@@ -63,8 +64,12 @@ async def world(db):
     reminder = await reminders.create(db, outsider, {"title": "Secret reminder", "due_on": "2026-11-23"})
     device = await push.subscribe(db, outsider, {"endpoint": "https://push.example/secret",
                                                  "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}})  # fmt: skip
+    job = ImportJob(
+        kind="accounts", file_name="secret.csv", stored_name="secret.csv", header=["name"], mapping=["name"]
+    )
+    db.add(job)
     await db.commit()
-    ids = {"account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
+    ids = {"account_id": account.id, "job_id": job.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
            "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id, "reminder_id": reminder.id, "subscription_id": device.id}  # fmt: skip
     return people, ids
 
@@ -138,6 +143,8 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
         None,
     )
     assert await db.get(PushSubscription, ids["subscription_id"], populate_existing=True) is not None
+    job = await db.get(ImportJob, ids["job_id"], populate_existing=True)
+    assert job.status is JobStatus.UPLOADED
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
