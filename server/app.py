@@ -32,6 +32,8 @@ from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.db import KeyValueItem, alchemy_config, purge_expired_store_items
 from server.home.views import HomeController
+from server.imports import service as imports
+from server.imports.views import RUNS_KEY, ImportsController
 from server.leads.views import LeadsController
 from server.orders.api import upsert_order
 from server.orders.views import OrdersController
@@ -78,6 +80,7 @@ ROUTE_HANDLERS = [
     SettingsController,
     AdminUsersController,
     AuditController,
+    ImportsController,
     TokensController,
     shell.service_worker,
     shell.manifest,
@@ -178,6 +181,22 @@ async def purge_expired_sessions(app: Litestar) -> None:
         logging.getLogger("fieldbook").warning("could not purge expired sessions: %s", error)
 
 
+async def start_imports(app: Litestar) -> None:
+    """Imports left running by a stopped server were rolled back with it: say so on their pages."""
+    app.state[RUNS_KEY] = imports.Runs()
+    try:
+        async with app.state["alchemy"].get_session() as session:
+            await imports.abandon_unfinished(session)
+            await session.commit()
+    except (OSError, SQLAlchemyError) as error:
+        logging.getLogger("fieldbook").warning("could not look at unfinished imports: %s", error)
+
+
+async def stop_imports(app: Litestar) -> None:
+    if (runs := app.state.get(RUNS_KEY)) is not None:
+        await runs.stop()
+
+
 def collect_garbage_less_often(_app: Litestar) -> None:
     """Python's default runs a collection every 700 new objects. A first sync builds a few hundred
     thousand short-lived ones (rows, dicts of records), and those collections took a quarter of its
@@ -207,8 +226,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*ROUTE_HANDLERS, *scim_routes(settings), *shell.static_routers(settings)],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), FieldbookCLIPlugin()],
         on_app_init=[session_auth.on_app_init],
-        on_startup=[collect_garbage_less_often, purge_expired_sessions, push_worker.start_push],
-        on_shutdown=[push_worker.stop_push],
+        on_startup=[
+            collect_garbage_less_often,
+            purge_expired_sessions,
+            push_worker.start_push,
+            start_imports,
+        ],
+        on_shutdown=[push_worker.stop_push, stop_imports],
         stores=stores(settings, alchemy),
         middleware=rate_limits(settings),
         template_config=TemplateConfig(

@@ -144,34 +144,68 @@ def import_commands() -> click.Group:
     """`fieldbook import KIND FILE`: load what another system exported, all or nothing."""
     group = LitestarGroup("import", help="Load a file another system exported (all or nothing).")
 
-    @group.command(
-        "orders",
-        help="Load orders from the ERP's CSV export through the same upsert as the order API. "
-        "The whole file is applied in one transaction: if any row is wrong, nothing is written.",
+    for kind in ("accounts", "contacts", "products", "orders"):
+        group.add_command(_import_command(kind))
+    return group
+
+
+IMPORT_HELP = {
+    "accounts": "Load accounts (name, street, city, postcode, phone, customer_number, latitude, longitude, "
+    "owner_email, notes).",
+    "contacts": "Load contacts (account_customer_number or account_name and account_city, name, title, phone, email).",
+    "products": "Load the product catalogue (code, name, unit, list_price, currency, active).",
+    "orders": "Load orders from the ERP's CSV export through the same upsert as the order API.",
+}
+
+
+def _import_command(kind: str) -> click.Command:
+    @click.command(
+        kind,
+        help=f"{IMPORT_HELP[kind]} The whole file is applied in one transaction: if any row is wrong, "
+        "nothing is written. Rows matching an existing record (same name and city, phone or email, "
+        "code or number) are merged into it, or skipped.",
     )
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
     @click.option(
         "--dry-run", is_flag=True, help="Check the file and report what would change; write nothing."
     )
-    def import_orders(app: Litestar, file: Path, dry_run: bool) -> None:
-        from server.orders import importer
+    @click.option("--duplicates", type=click.Choice(["merge", "skip"]), default="merge", show_default=True,
+                  help="What to do with a row that matches an existing record.")  # fmt: skip
+    @click.option(
+        "--as",
+        "as_email",
+        default=None,
+        help="The admin the import is recorded as (default: the first admin).",
+    )
+    def command(app: Litestar, file: Path, dry_run: bool, duplicates: str, as_email: str | None) -> None:
+        from server.imports import service as imports
+        from server.imports.models import Duplicates
 
-        async def run() -> importer.ImportResult:
-            parsed = importer.read_orders(file)
+        async def run() -> tuple[Any, bool]:
             async with app.state["alchemy"].get_session() as session:
-                return await importer.apply_orders(session, parsed, dry_run=dry_run)
+                actor = await imports.first_admin(session, as_email)
+                if actor is None and (as_email or kind != "orders"):
+                    raise click.ClickException(
+                        f"no active admin {as_email or ''} to import as: pass --as with an admin's email".replace(
+                            "  ", " "
+                        )
+                    )
+                return await imports.import_file(
+                    session, actor, kind, file, Duplicates(duplicates), dry_run=dry_run
+                )
 
-        result = asyncio.run(run())
-        if result.problems:
-            for problem in result.problems:
-                click.echo(str(problem), err=True)
-            count = len(result.problems)
+        report, _ = asyncio.run(run())
+        if report.problems:
+            for problem in report.problems:
+                click.echo(problem.render(), err=True)
+            count = report.counts["problems"]
+            more = f" (the first {len(report.problems)} are listed)" if count > len(report.problems) else ""
             raise click.ClickException(
-                f"{file.name}: nothing was imported: {count:,} problem{'s' if count != 1 else ''} to correct."
+                f"{file.name}: nothing was imported: {count:,} problem{'s' if count != 1 else ''} to correct{more}."
             )
-        click.echo(result.summary(file.name, dry_run=dry_run))
+        click.echo(imports.summary(kind, report, file.name, dry_run=dry_run))
 
-    return group
+    return command
 
 
 async def _echo_table(name: str, rows: int) -> None:

@@ -4,6 +4,7 @@ from server.accounts.models import Account
 from server.audit.models import AuditEvent
 from server.contacts.models import Contact
 from server.db import ChangeCounter, KeyValueItem, metadata
+from server.imports.models import ImportJob
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
@@ -27,6 +28,7 @@ __all__ = [
     "Device",
     "Group",
     "GroupMember",
+    "ImportJob",
     "KeyValueItem",
     "Lead",
     "MutationRecord",

@@ -39,17 +39,9 @@ async def search(
     session: AsyncSession, actor: User, term: str = "", *, offset: int = 0, limit: int = PAGE_SIZE
 ) -> OffsetPagination[Account]:
     """Accounts the actor may see, matching `term` in name, city or phone; alphabetical."""
-    where = [visible(actor, Account)]
-    if term := term.strip()[:100]:
-        where.append(_search_clause(term))
+    where = filters(actor, term)
     total = await session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
-    rows = await session.scalars(
-        select(Account)
-        .where(*where)
-        .order_by(func.lower(Account.name), Account.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    rows = await session.scalars(select(Account).where(*where).order_by(*ORDER).offset(offset).limit(limit))
     return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
 
@@ -92,6 +84,24 @@ def _check_coordinates(values: Mapping[str, Any]) -> None:
     if (values.get("latitude") is None) != (values.get("longitude") is None):
         missing = "longitude" if values.get("longitude") is None else "latitude"
         raise ValidationError({missing: Message(N_("Enter both latitude and longitude, or neither."))})
+
+
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The new-account form's rules, without the database (an import checks each row with them)."""
+    values = _validate(raw, partial=False)
+    _check_coordinates(values)
+    return values
+
+
+def filters(actor: User, term: str = "") -> list[Any]:
+    """The list's WHERE clauses: what the actor may see, matching `term` (the CSV export uses them too)."""
+    where = [visible(actor, Account)]
+    if term := term.strip()[:100]:
+        where.append(_search_clause(term))
+    return where
+
+
+ORDER = (func.lower(Account.name), Account.id)
 
 
 async def create(

@@ -92,6 +92,20 @@ async def events_for(session: AsyncSession, record_id: uuid.UUID, *, limit: int 
 AUDIT_PAGE_SIZE = 50
 
 
+def filters(
+    *, actor_id: uuid.UUID | None = None, record_id: uuid.UUID | None = None, action: str = ""
+) -> list[Any]:
+    """The audit log's WHERE clauses (the CSV export uses them too)."""
+    where: list[Any] = []
+    if actor_id is not None:
+        where.append(AuditEvent.actor_id == actor_id)
+    if record_id is not None:
+        where.append(AuditEvent.record_id == record_id)
+    if action := action.strip()[:80]:
+        where.append(AuditEvent.action.startswith(action, autoescape=True))
+    return where
+
+
 async def search(
     session: AsyncSession,
     *,
@@ -102,13 +116,7 @@ async def search(
     limit: int = AUDIT_PAGE_SIZE,
 ) -> OffsetPagination[AuditEvent]:
     """The audit log, newest first, filtered by who did it, which record, and what."""
-    where = []
-    if actor_id is not None:
-        where.append(AuditEvent.actor_id == actor_id)
-    if record_id is not None:
-        where.append(AuditEvent.record_id == record_id)
-    if action := action.strip()[:80]:
-        where.append(AuditEvent.action.startswith(action, autoescape=True))
+    where = filters(actor_id=actor_id, record_id=record_id, action=action)
     total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
     rows = await session.scalars(
         select(AuditEvent).where(*where).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())

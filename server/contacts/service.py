@@ -43,6 +43,11 @@ def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     return fields.result()
 
 
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The contact form's rules (an import checks each row with them)."""
+    return _validate(raw, partial=False)
+
+
 async def create(
     session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any], *, record_id: Any = None
 ) -> Contact:

@@ -212,13 +212,19 @@ async def convert(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping
     return lead
 
 
+def filters(actor: User, *, mine_only: bool = False) -> list[Any]:
+    """The open-leads list's WHERE clauses (the CSV export uses them too)."""
+    where = [visible(actor, Lead), Lead.status == LeadStatus.OPEN]
+    if mine_only:
+        where.append(Lead.owner_id == actor.id)
+    return where
+
+
 async def open_leads(
     session: AsyncSession, actor: User, *, mine_only: bool = False, offset: int = 0, limit: int = PAGE_SIZE
 ) -> OffsetPagination[Lead]:
     """Open leads the actor may see, best score first."""
-    where = [visible(actor, Lead), Lead.status == LeadStatus.OPEN]
-    if mine_only:
-        where.append(Lead.owner_id == actor.id)
+    where = filters(actor, mine_only=mine_only)
     total = await session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0
     rows = await session.scalars(
         select(Lead)

@@ -7,11 +7,13 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
+from litestar.response import Stream
 
 from server.auth import current_user
 from server.db import DbSession, new_id
 from server.errors import Message, ValidationError
 from server.i18n import N_
+from server.imports import export
 from server.leads import matching
 from server.leads import service as leads
 from server.leads.models import Lead, LeadSource
@@ -42,6 +44,13 @@ class LeadsController(Controller):
         return render(
             request, "leads/list.html", {"page": page, "mine": mine}, fragments={"lead-more": "rows"}
         )
+
+    @get("/export.csv", name="leads.export")
+    async def export_csv(self, request: Request, mine: FromQuery[bool] = False) -> Stream:
+        """The open leads as CSV, as the list shows them (a rep's own)."""
+        user = current_user(request)
+        query = export.leads_query(user, mine_only=mine or user.role is Role.REP)
+        return export.csv_response(request, "leads", export.LEAD_COLUMNS, query)
 
     @get("/new", name="leads.new")
     async def new(self, request: Request) -> Response:

@@ -71,6 +71,8 @@ MAX_ROWS = 1_000_000
 # upsert's field names for things the file calls otherwise.
 COLUMN_FOR_FIELD = {"number": "order_number"}
 LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
+# A cell starting with one of these is a formula to a spreadsheet; exports put a ' before it.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 STATUSES = ", ".join(status.value for status in OrderStatus)
 
 
@@ -133,25 +135,31 @@ def _orders(count: int) -> str:
 def read_orders(path: Path) -> Parsed:
     """Parse the CSV file at `path` (UTF-8, with or without a byte-order mark)."""
     with path.open("rb") as file:
-        return parse_orders(_utf8_lines(file))
+        return parse_orders(utf8_lines(file))
 
 
-def _utf8_lines(file: Iterable[bytes]) -> Iterator[str]:
+def unescape(cell: str) -> str:
+    """Undo a CSV export's guard against spreadsheet formulas ('=..., '+44 ...), so files round-trip."""
+    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START else cell
+
+
+def utf8_lines(file: Iterable[bytes]) -> Iterator[str]:
     """Decode line by line, so that a byte that is not UTF-8 is reported on its own line."""
     for index, raw in enumerate(file):
         yield raw.decode("utf-8-sig" if index == 0 else "utf-8")
 
 
-def parse_orders(lines: Iterable[str]) -> Parsed:
+def parse_orders(lines: Iterable[str], mapping: list[str | None] | None = None) -> Parsed:
     """Turn the lines of a CSV export into orders for `orders.upsert`, and the problems found.
 
     Orders with a problem in any of their rows are left out of `orders` (see `incomplete`);
     nothing may be applied while `problems` is not empty (`apply_orders` refuses to). A file
-    over the size limits gives that one problem and no orders at all.
+    over the size limits gives that one problem and no orders at all. `mapping`, when given,
+    names the column each of the file's columns fills (None: ignored) instead of its header.
     """
     result = Parsed()
     problems = result.problems
-    rows = _rows(lines, problems)
+    rows = csv_rows(lines, problems)
     first = next(rows, None)
     if first is None:
         if not problems:
@@ -160,7 +168,7 @@ def parse_orders(lines: Iterable[str]) -> Parsed:
             )
         return result
     header_line, header = first
-    columns = _columns(header_line, header, problems)
+    columns = _columns(header_line, header, problems) if mapping is None else list(mapping)
     if columns is None:
         return result
 
@@ -184,7 +192,9 @@ def parse_orders(lines: Iterable[str]) -> Parsed:
                 )
             )
             continue
-        values = {column: cell.strip() for column, cell in zip(columns, cells, strict=False)}
+        values = {
+            column: unescape(cell.strip()) for column, cell in zip(columns, cells, strict=False) if column
+        }
         number = values.get("order_number", "")
         if not number:
             problems.append(Problem(line, "order_number", "A value is required."))
@@ -204,6 +214,10 @@ def parse_orders(lines: Iterable[str]) -> Parsed:
             (result.incomplete if builder.bad else result.orders).append(order)
     problems.sort(key=lambda problem: problem.line)  # stable: a line's problems keep their column order
     return result
+
+
+def upsert_problems(order: ParsedOrder, error: CommandError) -> list[Problem]:
+    return list(_upsert_problems(order, error))
 
 
 async def apply_orders(session: AsyncSession, parsed: Parsed, *, dry_run: bool = False) -> ImportResult:
@@ -250,7 +264,7 @@ def _upsert_problems(order: ParsedOrder, error: CommandError) -> Iterator[Proble
             yield Problem(order.first_line, COLUMN_FOR_FIELD.get(name, name), text)
 
 
-def _rows(lines: Iterable[str], problems: list[Problem]) -> Iterator[tuple[int, list[str]]]:
+def csv_rows(lines: Iterable[str], problems: list[Problem]) -> Iterator[tuple[int, list[str]]]:
     """(file line where the row starts, cells), stopping at the first thing that is not CSV."""
     reader = csv.reader(lines, strict=True)
     line = 1

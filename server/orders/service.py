@@ -91,6 +91,28 @@ def _check(number: str, data: OrderIn) -> list[dict[str, Any]]:
     return lines
 
 
+def validate(number: str, data: OrderIn) -> None:
+    """upsert's checks that need no database (an import's dry run uses them)."""
+    _check(number, data)
+
+
+def filters(actor: User, term: str = "", status: str = "") -> list[Any]:
+    """The order list's WHERE clauses (the CSV export uses them too)."""
+    where = [visible(actor, Order)]
+    if term := term.strip()[:100]:
+        like = f"%{term.lower()}%"
+        where.append(
+            or_(
+                func.lower(Order.number).like(like),
+                func.lower(Order.customer_po).like(like),
+                Order.account_id.in_(select(Account.id).where(func.lower(Account.name).like(like))),
+            )
+        )
+    if status in {value.value for value in OrderStatus}:
+        where.append(Order.status == OrderStatus(status))
+    return where
+
+
 async def upsert(session: AsyncSession, number: str, data: OrderIn) -> tuple[Order, str]:
     """orders.upsert: create or update order `number` as the ERP describes it.
 
@@ -179,18 +201,7 @@ async def search(
     limit: int = PAGE_SIZE,
 ) -> OffsetPagination[Order]:
     """Orders the actor may see, newest first, by number, customer PO or account name."""
-    where = [visible(actor, Order)]
-    if term := term.strip()[:100]:
-        like = f"%{term.lower()}%"
-        where.append(
-            or_(
-                func.lower(Order.number).like(like),
-                func.lower(Order.customer_po).like(like),
-                Order.account_id.in_(select(Account.id).where(func.lower(Account.name).like(like))),
-            )
-        )
-    if status in {value.value for value in OrderStatus}:
-        where.append(Order.status == OrderStatus(status))
+    where = filters(actor, term, status)
     total = await session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
     rows = await session.scalars(
         select(Order)

@@ -1,16 +1,13 @@
 """The product catalogue and the approval rules: admins' named commands, and product search.
 
-products.create / products.update edit one product; products.load reads a CSV file of them
-(all or nothing, matched by code). quotes.add_rule / quotes.update_rule / quotes.remove_rule
+products.create / products.update edit one product; a CSV file of them is imported through
+server/imports (the products kind: matched by code, each row through these two commands). quotes.add_rule / quotes.update_rule / quotes.remove_rule
 edit the approval policy.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +31,6 @@ if TYPE_CHECKING:
 PRODUCT_FIELDS = ("code", "name", "unit", "list_price", "currency", "active")
 RULE_FIELDS = ("kind", "threshold", "currency", "approver", "active")
 CSV_COLUMNS = ("code", "name", "unit", "list_price", "currency", "active")
-MAX_CSV_ROWS = 50_000
 PAGE_SIZE = 25
 TRUE_WORDS = {"1", "true", "yes", "y", "on", "active"}
 FALSE_WORDS = {"0", "false", "no", "n", "off", "inactive"}
@@ -69,6 +65,11 @@ def _validate_product(raw: Mapping[str, Any]) -> dict[str, Any]:
     active = _flag(raw, "active", fields)
     values = fields.result()
     return {**values, "unit": values.get("unit") or "each", "currency": currency, "active": active}
+
+
+def validate_product(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The product form's rules (an import checks each row with them)."""
+    return _validate_product(raw)
 
 
 async def _code_taken(session: AsyncSession, code: str, but: Any = None) -> bool:
@@ -142,72 +143,6 @@ async def currencies(session: AsyncSession) -> list[str]:
         select(Product.currency).where(Product.active.is_(True), Product.deleted_at.is_(None)).distinct()
     )
     return sorted(rows)
-
-
-# --- a CSV file of products -----------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[str] = field(default_factory=list)
-
-
-async def load_products(session: AsyncSession, actor: User, text: str) -> LoadResult:
-    """products.load: every row of a CSV file (header: code,name,unit,list_price,currency[,active])
-    created, or updated where the code exists. Any bad row: nothing is written, each problem is
-    reported as "line N: field: message"."""
-    _admin_only(actor)
-    result = LoadResult()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in CSV_COLUMNS[:-1] if name not in header]
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    if missing or unknown:
-        result.problems.append(
-            f"line 1: columns: needs {', '.join(CSV_COLUMNS[:-1])} (and optionally active)"
-        )
-        return result
-    rows: list[tuple[int, dict[str, Any]]] = []
-    seen: dict[str, int] = {}
-    for line_number, row in enumerate(reader, start=2):
-        if line_number > MAX_CSV_ROWS + 1:
-            result.problems.append(f"line {line_number}: the file has more than {MAX_CSV_ROWS:,} products")
-            break
-        row = {(key or "").strip(): value for key, value in row.items()}
-        if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            continue
-        try:
-            values = _validate_product(row)
-        except ValidationError as error:
-            result.problems += [
-                f"line {line_number}: {name}: {message.render()}" for name, message in error.errors.items()
-            ]
-            continue
-        if (earlier := seen.get(values["code"].lower())) is not None:
-            result.problems.append(f"line {line_number}: code: {values['code']} is also on line {earlier}")
-            continue
-        seen[values["code"].lower()] = line_number
-        rows.append((line_number, values))
-    if result.problems:
-        return result
-    existing = {
-        p.code.lower(): p for p in await session.scalars(select(Product).where(Product.deleted_at.is_(None)))
-    }
-    for _, values in rows:
-        product = existing.get(values["code"].lower())
-        if product is None:
-            await insert(
-                session, actor, Product(id=client_id(None), **values), "products.create", PRODUCT_FIELDS
-            )
-            result.created += 1
-        elif await apply_changes(session, actor, product, values, "products.update"):
-            result.updated += 1
-        else:
-            result.unchanged += 1
-    return result
 
 
 # --- approval rules -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from server.accounts.models import Account
 from server.contacts.models import Contact
+from server.imports.models import ImportJob, JobStatus
 from server.leads import service as leads
 from server.leads.models import Lead, LeadStatus
 from server.orders import service as orders
@@ -75,8 +76,12 @@ async def world(db):
     quote = await quotes.create(db, outsider, {"account_id": str(account.id), "currency": "GBP", "valid_until": "2099-01-01",
                                                "lines": [{"product_id": str(product.id), "quantity": "1", "discount_percent": "50"}]})  # fmt: skip
     await approvals.submit(db, outsider, quote.id, {"comment": "Secret quote comment"})
+    job = ImportJob(
+        kind="accounts", file_name="secret.csv", stored_name="secret.csv", header=["name"], mapping=["name"]
+    )
+    db.add(job)
     await db.commit()
-    ids = {"quote_id": quote.id, "product_id": product.id, "rule_id": rule.id, "account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
+    ids = {"job_id": job.id, "quote_id": quote.id, "product_id": product.id, "rule_id": rule.id, "account_id": account.id, "contact_id": contact.id, "user_id": outsider.id, "number": "SO-SECRET",
            "token_id": token.id, "visit_id": visit.id, "lead_id": lead.id, "reminder_id": reminder.id, "subscription_id": device.id}  # fmt: skip
     return people, ids
 
@@ -153,6 +158,8 @@ async def test_nobody_sees_or_changes_another_teams_records(app, client, db, wor
     assert await db.get(PushSubscription, ids["subscription_id"], populate_existing=True) is not None
     quote = await db.get(Quote, ids["quote_id"], populate_existing=True)
     assert (quote.status, quote.version) == (QuoteStatus.PENDING, world_versions["quote"])
+    job = await db.get(ImportJob, ids["job_id"], populate_existing=True)
+    assert job.status is JobStatus.UPLOADED
     outsider = await db.get(User, ids["user_id"], populate_existing=True)
     assert (outsider.name, outsider.is_active) == ("Secret Rep", True)
 
