@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.auth import current_user, requires_role
@@ -50,8 +50,10 @@ class ImportsController(Controller):
         return render(request, "imports/list.html", context, status_code=status_code)
 
     @get("/", name="admin.imports")
-    async def index(self, request: Request, db_session: DbSession) -> Response:
-        return await self._list(request, db_session)
+    async def index(
+        self, request: Request, db_session: DbSession, kind: FromQuery[str] = "accounts"
+    ) -> Response:
+        return await self._list(request, db_session, kind=kind if kind in SPECS else "accounts")
 
     @post("/", name="admin.imports.upload", request_max_body_size=imports.MAX_BYTES + 256 * 1024)
     async def upload(self, request: Request, db_session: DbSession) -> Response:

@@ -1,4 +1,5 @@
-"""Admin pages of the quotes domain: the product catalogue (with a CSV upload) and the approval rules."""
+"""Admin pages of the quotes domain: the product catalogue and the approval rules (a CSV of products
+loads through the imports domain, like every other CSV)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 
 from server.auth import current_user, requires_role
@@ -17,8 +17,6 @@ from server.quotes import catalogue, pricing
 from server.quotes.models import ApprovalRule, ApproverLevel, Product, RuleKind
 from server.users.models import Role
 from server.web import Offset, discard_changes, field_errors, flash, redirect, render
-
-MAX_CSV_BYTES = 8 * 1024 * 1024
 
 
 def _product_values(product: Product) -> dict[str, str]:
@@ -42,7 +40,7 @@ class CatalogueController(Controller):
         self, request: Request, db_session: DbSession, q: FromQuery[str] = "", offset: Offset = 0
     ) -> Response:
         page = await catalogue.search_products(db_session, q, include_inactive=True, offset=offset)
-        return render(request, "quotes/admin_products.html", {"page": page, "q": q, "result": None},
+        return render(request, "quotes/admin_products.html", {"page": page, "q": q},
                       fragments={"product-results": "results", "product-more": "rows"})  # fmt: skip
 
     @get("/products/new", name="catalogue.new_product")
@@ -93,30 +91,6 @@ class CatalogueController(Controller):
         await db_session.commit()
         flash(request, Message(N_("Product %(code)s saved."), {"code": product.code}))
         return redirect(request, "/admin/products")
-
-    @post("/products/upload", name="catalogue.upload", request_max_body_size=MAX_CSV_BYTES + 2**16)
-    async def upload(self, request: Request, db_session: DbSession) -> Response:
-        """A CSV file of products: all of it, or (with the problems listed) none of it."""
-        upload = (await request.form()).get("file")
-        problems: list[str] = []
-        result = catalogue.LoadResult()
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            problems.append(Message(N_("Choose a CSV file.")).render())
-        else:
-            try:
-                text = (await upload.read()).decode("utf-8")
-            except UnicodeDecodeError:
-                problems.append(Message(N_("The file is not UTF-8 text; save it as CSV (UTF-8).")).render())
-            else:
-                result = await catalogue.load_products(db_session, current_user(request), text)
-        result.problems = problems + result.problems
-        if result.problems:
-            await discard_changes(request, db_session)
-        else:
-            await db_session.commit()
-        page = await catalogue.search_products(db_session, "", include_inactive=True)
-        return render(request, "quotes/admin_products.html", {"page": page, "q": "", "result": result},
-                      status_code=422 if result.problems else 200)  # fmt: skip
 
     # --- approval rules ---------------------------------------------------------------------
 

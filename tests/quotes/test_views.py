@@ -62,8 +62,14 @@ async def test_the_rep_changes_a_quote_from_its_edit_page(client, db, world) -> 
     await db.commit()
     token = await sign_in(client, world["rep"].id)
     page = await client.get(f"/quotes/{quote.id}/edit")
-    assert page.status_code == 200 and 'name="line-1-quantity" value="2"' in page.text and "GBP 200.00" in page.text
-    form = builder_form(world, token, ("1", "widget", "3", "0"), ("x9", "bolt", "4", "0")) | {"notes": "Two items now"}
+    assert (
+        page.status_code == 200
+        and 'name="line-1-quantity" value="2"' in page.text
+        and "GBP 200.00" in page.text
+    )
+    form = builder_form(world, token, ("1", "widget", "3", "0"), ("x9", "bolt", "4", "0")) | {
+        "notes": "Two items now"
+    }
     saved = await client.post(f"/quotes/{quote.id}/edit", data=form)
     assert saved.status_code == 303
     await db.refresh(quote)
@@ -174,9 +180,10 @@ async def test_admins_keep_the_catalogue_and_the_rules(client, db, world) -> Non
         data={"_csrf_token": token, "code": "n-9", "name": "Other", "list_price": "1", "currency": "GBP"},
     )
     assert clash.status_code == 422 and "Another product has this code." in clash.text
-    upload = await client.post("/admin/products/upload", data={"_csrf_token": token},
-                               files={"file": ("p.csv", b"code,name,unit,list_price,currency\nN-9,Nut,each,x,GBP\n", "text/csv")})  # fmt: skip
-    assert upload.status_code == 422 and "line 2: list_price: Enter a number." in upload.text
+    products = await client.get("/admin/products")
+    assert "N-9" in products.text and 'href="/admin/imports?kind=products"' in products.text
+    importer = await client.get("/admin/imports?kind=products")
+    assert re.search(r'<option value="products"\s+selected>', importer.text)
     assert (await db.scalar(select(Product).where(Product.code == "N-9"))).name == "Nut"
 
     rules = await client.get("/admin/approval-rules")
