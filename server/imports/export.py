@@ -60,18 +60,8 @@ CONTACT_COLUMNS = (
     "phone",
     "email",
 )
-ORDER_COLUMNS = (
-    "order_number",
-    "customer_number",
-    "status",
-    "ordered_at",
-    "currency",
-    "sku",
-    "quantity",
-    "unit_price",
-    "customer_po",
-    "description",
-)
+# The columns the orders import takes (status_changed_at aside), so an export imports back.
+ORDER_COLUMNS = (*importer.REQUIRED_COLUMNS, "customer_po", "description")
 LEAD_COLUMNS = ("name", "company", "phone", "email", "source", "status", "score", "owner_email", "created_at")
 AUDIT_COLUMNS = (
     "created_at",

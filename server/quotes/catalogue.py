@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from server.users.models import User
 
+R = TypeVar("R", ApprovalRule, Product)
 PRODUCT_FIELDS = ("code", "name", "unit", "list_price", "currency", "active")
 RULE_FIELDS = ("kind", "threshold", "currency", "approver", "active")
 CSV_COLUMNS = ("code", "name", "unit", "list_price", "currency", "active")
@@ -92,11 +93,17 @@ async def create_product(
     )
 
 
-async def get_product(session: AsyncSession, product_id: Any) -> Product:
-    product = await session.get(Product, parse_uuid(product_id)) if parse_uuid(product_id) else None
-    if product is None or product.deleted_at is not None:
+async def _alive(session: AsyncSession, model: type[R], record_id: Any) -> R:
+    """A catalogue record (everyone may see the catalogue), or NotFound."""
+    parsed = parse_uuid(record_id)
+    record = await session.get(model, parsed) if parsed else None
+    if record is None or record.deleted_at is not None:
         raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
-    return product
+    return record
+
+
+async def get_product(session: AsyncSession, product_id: Any) -> Product:
+    return await _alive(session, Product, product_id)
 
 
 async def update_product(
@@ -185,10 +192,7 @@ async def add_rule(
 
 
 async def get_rule(session: AsyncSession, rule_id: Any) -> ApprovalRule:
-    rule = await session.get(ApprovalRule, parse_uuid(rule_id)) if parse_uuid(rule_id) else None
-    if rule is None or rule.deleted_at is not None:
-        raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
-    return rule
+    return await _alive(session, ApprovalRule, rule_id)
 
 
 async def update_rule(

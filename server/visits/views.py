@@ -17,6 +17,7 @@ from server.db import DbSession, new_id
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
 from server.organisation import service as organisation
+from server.quotes import approvals
 from server.users import service as users
 from server.users.models import Role, User
 from server.visits import photos, team
@@ -66,6 +67,10 @@ class VisitsController(Controller):
             "route": route,
             "previous_day": shown - dt.timedelta(days=1),
             "next_day": shown + dt.timedelta(days=1),
+            # A manager's day starts with the quotes that wait for them.
+            "approvals_waiting": 0
+            if user.role is Role.REP
+            else len(await approvals.waiting_for(db_session, user)),
         }
         return render(request, "visits/day.html", context)
 

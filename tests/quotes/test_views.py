@@ -97,6 +97,7 @@ async def test_submit_then_the_manager_approves_from_the_inbox_in_one_tap(client
     assert submitted.status_code == 303
 
     token = await sign_in(client, world["manager"].id)
+    assert "1 quote waits for you" in (await client.get("/")).text  # the manager's Today says so
     inbox = await client.get("/approvals")
     assert "1 quote waits for you" in inbox.text and "First order" in inbox.text
     assert "Discount 12 % — policy: above 10 %" in inbox.text
