@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
+from server.audit import service as audit
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
 from server.reminders.push_models import PushSubscription, ReminderRing, RingStatus
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 # The session remembers which subscriptions this sign-in made, so signing out removes them.
 SESSION_KEY = "push_subscriptions"
+# What the audit log keeps of a subscription (never its keys).
+AUDITED = ("user_agent",)
 
 
 def _key(value: Any, length: int) -> str | None:
@@ -64,38 +67,41 @@ async def subscribe(
     else:  # the same browser, perhaps someone else signed in on it now
         found.user_id, found.p256dh, found.auth = actor.id, values["p256dh"], values["auth"]
     await session.flush()
+    audit.record(session, actor, "push.subscribe", found, after=audit.snapshot(found, AUDITED))
     return found
+
+
+async def _remove(session: AsyncSession, actor: User, action: str, *where: Any) -> int:
+    """Delete the actor's subscriptions that match, each with its audit event."""
+    found = list(
+        await session.scalars(select(PushSubscription).where(PushSubscription.user_id == actor.id, *where))
+    )
+    for subscription in found:
+        audit.record(session, actor, action, subscription, before=audit.snapshot(subscription, AUDITED))
+        await session.delete(subscription)
+    await session.flush()
+    return len(found)
 
 
 async def unsubscribe(session: AsyncSession, actor: User, endpoint: Any) -> int:
     """push.unsubscribe: this device stops getting the actor's reminders."""
-    result = await session.execute(
-        delete(PushSubscription).where(
-            PushSubscription.endpoint == str(endpoint or ""), PushSubscription.user_id == actor.id
-        )
-    )
-    return result.rowcount or 0
+    return await _remove(session, actor, "push.unsubscribe", PushSubscription.endpoint == str(endpoint or ""))
 
 
 async def forget(session: AsyncSession, actor: User, subscription_ids: list[Any]) -> None:
     """On sign-out: the subscriptions made during this sign-in go."""
     ids = [parsed for value in subscription_ids if (parsed := parse_uuid(value)) is not None]
     if ids:
-        await session.execute(
-            delete(PushSubscription).where(PushSubscription.id.in_(ids), PushSubscription.user_id == actor.id)
-        )
+        await _remove(session, actor, "push.unsubscribe", PushSubscription.id.in_(ids))
 
 
 async def remove_device(session: AsyncSession, actor: User, subscription_id: Any) -> None:
     """push.remove_device: one of the actor's devices gets no more notifications."""
-    found = await session.scalar(
-        select(PushSubscription).where(
-            PushSubscription.id == parse_uuid(subscription_id), PushSubscription.user_id == actor.id
-        )
-    )
-    if found is None:
+    parsed = parse_uuid(subscription_id)
+    if parsed is None or not await _remove(
+        session, actor, "push.remove_device", PushSubscription.id == parsed
+    ):
         raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
-    await session.delete(found)
 
 
 async def devices(session: AsyncSession, actor: User) -> list[PushSubscription]:

@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from server.audit.models import AuditEvent
 from server.reminders import vapid
 from server.reminders.push_models import PushSubscription
 from server.settings import Settings
@@ -77,6 +78,12 @@ async def test_each_device_subscribes_and_turns_itself_off(client, db, rep, serv
     )
     assert gone.json() == {"removed": 1}
     assert await endpoints(db) == [tablet["endpoint"]]
+    # Each device turned on or off is in the audit log, with the person who did it (never its keys).
+    events = (await db.execute(select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.after, AuditEvent.before)
+                               .where(AuditEvent.record_type == "push_subscriptions").order_by(AuditEvent.created_at))).all()  # fmt: skip
+    assert [(action, actor) for action, actor, _, _ in events] == [
+        ("push.subscribe", rep.id), ("push.subscribe", rep.id), ("push.subscribe", rep.id), ("push.unsubscribe", rep.id)]  # fmt: skip
+    assert "p256dh" not in str(events) and "auth" not in str([after for _, _, after, _ in events])
 
 
 @pytest.mark.parametrize(
