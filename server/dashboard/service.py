@@ -55,6 +55,7 @@ STAGES = ("new", "active", "at_risk", "lapsed")
 # Steps that leave a round undecided, unless another step of it rejected the quote.
 UNDECIDED = (ApprovalStatus.WAITING, ApprovalStatus.QUEUED, ApprovalStatus.CANCELLED)
 PAGE_SIZE = 25
+CENT = Decimal("0.01")
 
 
 # --- filters --------------------------------------------------------------------------------
@@ -383,6 +384,10 @@ class OrderValue:
     value: Decimal
 
 
+def _cents(total: Any) -> Decimal:
+    return (Decimal(int(total)) / 100).quantize(CENT)
+
+
 def effective_tier() -> Any:
     return func.coalesce(Account.tier_override, Account.tier)
 
@@ -419,9 +424,9 @@ async def order_figures(
         .group_by(tier, Order.currency)
         .order_by(Order.currency, tier)
     )
-    reps = [OrderValue(str(rep_id), name, currency, int(count), Decimal(int(total)) / 100)
+    reps = [OrderValue(str(rep_id), name, currency, int(count), _cents(total))
             for rep_id, name, currency, count, total in await session.execute(by_rep)]  # fmt: skip
-    tiers = [OrderValue(str(Tier(key)), str(Tier(key)), currency, int(count), Decimal(int(total)) / 100)
+    tiers = [OrderValue(str(Tier(key)), str(Tier(key)), currency, int(count), _cents(total))
              for key, currency, count, total in await session.execute(by_tier)]  # fmt: skip
     return reps, tiers
 

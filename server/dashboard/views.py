@@ -25,7 +25,7 @@ from server.i18n import N_
 from server.imports import export
 from server.users.models import Role, User
 from server.visits import service as visits
-from server.web import Offset, field_errors, flash, redirect, render, translate
+from server.web import Offset, discard_changes, field_errors, flash, redirect, render, translate
 
 STAGE_LABELS = {"new": N_("New"), "active": N_("Active"), "at_risk": N_("At risk"), "lapsed": N_("Lapsed")}
 PERIOD_LABELS = {"week": N_("This week"), "month": N_("This month"), "30d": N_("Last 30 days"),
@@ -310,7 +310,7 @@ class DashboardController(Controller):
             raw["owner_id"] = str(account.owner_id)
             visit = await visits.plan(db_session, user, raw, record_id=form.get("id"))
         except ValidationError as error:
-            await db_session.rollback()
+            await discard_changes(request, db_session)
             for message in field_errors(request, error).values():
                 flash(request, message)
             return redirect(request, back)
