@@ -195,7 +195,7 @@ def _charts(request: Request, figures: Figures) -> dict[str, Any]:
             t(N_("Orders placed in the period, cancelled ones left out, by the account's tier.")),
             [t(N_("Order value"))],
             [charts.Item(t(N_("Tier %(tier)s"), tier=row.label), [float(row.value)], [_money(row.value, currency)],
-                         _link("/dashboard/accounts", stage="active", tier=row.label, **_scope(f))) for row in tiers],
+                         "/orders") for row in tiers],
         ))  # fmt: skip
     result["orders_by_rep"], result["orders_by_tier"] = by_rep, by_tier
     return result
