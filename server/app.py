@@ -30,6 +30,7 @@ from server.audit.views import AuditController
 from server.auth import RotatingSessionBackend, RotatingSessionConfig, SignedInOnly, retrieve_user
 from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
+from server.dashboard.views import DashboardController
 from server.db import KeyValueItem, alchemy_config, purge_expired_store_items
 from server.home.views import HomeController
 from server.imports import service as imports
@@ -61,6 +62,7 @@ ROUTE_HANDLERS = [
     HomeController,
     VisitsController,
     TeamController,
+    DashboardController,
     LeadsController,
     RemindersController,
     NotificationsController,

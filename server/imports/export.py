@@ -109,9 +109,14 @@ def csv_response(request: Request, name: str, columns: Sequence[str], query: Sel
                     buffer.truncate()
         yield buffer.getvalue().encode()
 
+    return csv_stream(body(), name)
+
+
+def csv_stream(body: AsyncIterator[bytes], name: str) -> Stream:
+    """A CSV download named after `name` and the time, never cached."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
     return Stream(
-        body(),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"',

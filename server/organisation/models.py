@@ -25,6 +25,8 @@ DEFAULT_POLICY = {
     "low_accuracy_m": 100,
     "tier_a_min": Decimal(50_000),
     "tier_b_min": Decimal(10_000),
+    "at_risk_days": 60,
+    "lapsed_days": 180,
 }
 
 
@@ -43,3 +45,6 @@ class OrganisationPolicy(Versioned):
     # Order value over the last 12 months that makes a customer tier A, or at least tier B.
     tier_a_min: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=DEFAULT_POLICY["tier_a_min"])
     tier_b_min: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=DEFAULT_POLICY["tier_b_min"])
+    # A customer with no order and no visit for this many days is at risk; for the second, lapsed.
+    at_risk_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_POLICY["at_risk_days"])
+    lapsed_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_POLICY["lapsed_days"])

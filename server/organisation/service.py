@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
     from server.users.models import User
 
-FIELDS = ("geofence_radius_m", "geofence_mode", "low_accuracy_m", "tier_a_min", "tier_b_min")
+FIELDS = (
+    "geofence_radius_m", "geofence_mode", "low_accuracy_m", "tier_a_min", "tier_b_min", "at_risk_days", "lapsed_days",
+)  # fmt: skip
+# Added later than the others: a form (or a device) that does not send them keeps what is set.
+OPTIONAL = ("at_risk_days", "lapsed_days")
 
 
 def defaults() -> OrganisationPolicy:
@@ -36,30 +40,36 @@ async def policy(session: AsyncSession) -> OrganisationPolicy:
     return stored or defaults()
 
 
-def _validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _validate(raw: Mapping[str, Any], current: OrganisationPolicy) -> dict[str, Any]:
+    raw = {**{name: getattr(current, name) for name in OPTIONAL if name not in raw}, **raw}
     fields = Fields(raw)
     fields.number("geofence_radius_m", minimum=10, maximum=10_000)
     fields.choice("geofence_mode", GeofenceMode)
     fields.number("low_accuracy_m", minimum=5, maximum=10_000)
     fields.number("tier_a_min", minimum=0, maximum=1e11)
     fields.number("tier_b_min", minimum=0, maximum=1e11)
+    fields.number("at_risk_days", minimum=1, maximum=3650)
+    fields.number("lapsed_days", minimum=1, maximum=3650)
     for name in FIELDS:
         if fields.values.get(name) is None and name not in fields.errors:
             fields.error(name, Message(N_("This field is required.")))
     values = fields.result()
     values["geofence_radius_m"] = round(values["geofence_radius_m"])
-    values["low_accuracy_m"] = round(values["low_accuracy_m"])
+    for name in ("low_accuracy_m", "at_risk_days", "lapsed_days"):
+        values[name] = round(values[name])
     for name in ("tier_a_min", "tier_b_min"):
         values[name] = Decimal(str(values[name])).quantize(Decimal("0.01"))
     if values["tier_b_min"] > values["tier_a_min"]:
         raise ValidationError({"tier_b_min": Message(N_("Tier B cannot start above tier A."))})
+    if values["lapsed_days"] <= values["at_risk_days"]:
+        raise ValidationError({"lapsed_days": Message(N_("A customer lapses later than they become at risk."))})
     return values
 
 
 async def update(
     session: AsyncSession, actor: User, raw: Mapping[str, Any]
 ) -> tuple[OrganisationPolicy, int]:
-    """organisation.update_policy: change the geofence and tier thresholds.
+    """organisation.update_policy: change the geofence, the tier thresholds and the at-risk days.
 
     New thresholds apply to every account at once; returns the policy and how many accounts
     changed tier.
@@ -69,8 +79,8 @@ async def update(
 
     if not actor.is_admin:
         raise PermissionDenied(Message(N_("Only admins can change the organisation's policy.")))
-    values = _validate(raw)
     current = await policy(session)
+    values = _validate(raw, current)
     if current not in session:
         current = await insert(
             session, actor, OrganisationPolicy(**values), "organisation.update_policy", FIELDS
