@@ -26,152 +26,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from advanced_alchemy.service import OffsetPagination
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from server.accounts.models import Account, Tier
-from server.auth import visible, visible_owner_ids
+from server.auth import visible
 from server.db import utcnow
-from server.errors import Message, ValidationError
-from server.i18n import N_
 from server.leads.models import Lead, LeadStatus
 from server.orders.models import Order, OrderStatus
-from server.organisation import service as organisation
 from server.quotes.models import ApprovalStatus, Quote, QuoteApproval, QuoteStatus
-from server.users.models import Role, Team, TeamManager, User
+from server.users.models import User
 from server.visits.models import Visit, VisitStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-PERIODS = ("week", "month", "30d", "custom")
-MAX_DAYS = 366
-STAGES = ("new", "active", "at_risk", "lapsed")
+from server.dashboard.filters import Filters, subjects
+
 # Steps that leave a round undecided, unless another step of it rejected the quote.
 UNDECIDED = (ApprovalStatus.WAITING, ApprovalStatus.QUEUED, ApprovalStatus.CANCELLED)
-PAGE_SIZE = 25
 CENT = Decimal("0.01")
-
-
-# --- filters --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filters:
-    period: str
-    start: dt.date  # first day, inclusive
-    end: dt.date  # last day, inclusive
-    team_id: uuid.UUID | None = None
-    rep_id: uuid.UUID | None = None
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    def params(self) -> dict[str, str]:
-        """The filters as query parameters, for links and the CSV download."""
-        values = {"period": self.period}
-        if self.period == "custom":
-            values |= {"from": self.start.isoformat(), "to": self.end.isoformat()}
-        if self.team_id:
-            values["team"] = str(self.team_id)
-        if self.rep_id:
-            values["rep"] = str(self.rep_id)
-        return values
-
-    def moments(self, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
-        """The period as UTC moments [from, until), its days counted where the manager is."""
-        start = dt.datetime.combine(self.start, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
-        until = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-        return start, until.astimezone(dt.UTC)
-
-
-def period_days(period: str, today: dt.date) -> tuple[dt.date, dt.date]:
-    if period == "week":
-        return today - dt.timedelta(days=today.weekday()), today
-    if period == "month":
-        return today.replace(day=1), today
-    return today - dt.timedelta(days=29), today  # the last 30 days, today included
-
-
-async def team_choices(session: AsyncSession, actor: User) -> list[Team]:
-    """The teams an admin may look at (all), or a manager (those they lead)."""
-    query = select(Team).where(Team.deleted_at.is_(None)).order_by(Team.name)
-    if actor.role is not Role.ADMIN:
-        led = select(TeamManager.team_id).where(
-            TeamManager.user_id == actor.id, TeamManager.deleted_at.is_(None)
-        )
-        own = Team.id == actor.team_id if actor.team_id is not None else literal(False)
-        query = query.where(or_(Team.id.in_(led), own))
-    return list(await session.scalars(query))
-
-
-async def rep_choices(session: AsyncSession, actor: User) -> list[User]:
-    """The people whose figures the actor may look at: reps and managers in their scope."""
-    query = (
-        select(User)
-        .where(visible(actor, User), User.role.in_((Role.REP, Role.MANAGER)))
-        .order_by(User.name, User.id)
-    )
-    return list(await session.scalars(query))
-
-
-async def parse_filters(
-    session: AsyncSession, actor: User, raw: Mapping[str, Any], today: dt.date
-) -> Filters:
-    """The filters from the query string; unknown periods, bad dates, teams or reps out of scope are refused."""
-    errors: dict[str, Message] = {}
-    period = str(raw.get("period") or "30d")
-    if period not in PERIODS:
-        errors["period"] = Message(N_("Choose one of the options."))
-        period = "30d"
-    start, end = period_days(period, today)
-    if period == "custom":
-        parsed: dict[str, dt.date] = {}
-        for name in ("from", "to"):
-            value = str(raw.get(name) or "").strip()
-            if not value:
-                errors[name] = Message(N_("This field is required."))
-                continue
-            try:
-                parsed[name] = dt.date.fromisoformat(value)
-            except ValueError:
-                errors[name] = Message(N_("Enter a date like 2026-03-31."))
-        if len(parsed) == 2:
-            start, end = parsed["from"], parsed["to"]
-            if start > end:
-                errors["to"] = Message(N_("The period must end on or after its first day."))
-            elif (end - start).days + 1 > MAX_DAYS:
-                errors["to"] = Message(N_("Choose a period of at most %(days)s days."), {"days": MAX_DAYS})
-    team_id = rep_id = None
-    if raw.get("team"):
-        teams = {str(team.id): team.id for team in await team_choices(session, actor)}
-        team_id = teams.get(str(raw["team"]))
-        if team_id is None:
-            errors["team"] = Message(N_("Choose one of the options."))
-    if raw.get("rep"):
-        reps = {str(rep.id): rep.id for rep in await rep_choices(session, actor)}
-        rep_id = reps.get(str(raw["rep"]))
-        if rep_id is None:
-            errors["rep"] = Message(N_("Choose one of the options."))
-    if errors:
-        raise ValidationError(errors)
-    return Filters(period, start, end, team_id, rep_id)
-
-
-def subjects(actor: User, filters: Filters | None) -> Select[tuple[uuid.UUID]]:
-    """The people whose figures are shown: those the actor may see, narrowed to the team or rep chosen."""
-    query = select(User.id).where(User.id.in_(visible_owner_ids(actor)))
-    if filters is not None and filters.team_id is not None:
-        query = query.where(User.team_id == filters.team_id)
-    if filters is not None and filters.rep_id is not None:
-        query = query.where(User.id == filters.rep_id)
-    return query
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -181,7 +58,7 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
@@ -214,7 +91,7 @@ class VisitFigures:
 
     @property
     def inside_share(self) -> float | None:
-        return _share(self.total("inside"), self.total("check_ins"))
+        return share(self.total("inside"), self.total("check_ins"))
 
     @property
     def average_minutes(self) -> float | None:
@@ -275,7 +152,7 @@ class RepLeads:
 
     @property
     def conversion(self) -> float | None:
-        return _share(self.converted, self.captured)
+        return share(self.converted, self.captured)
 
 
 async def lead_figures(session: AsyncSession, actor: User, filters: Filters) -> list[RepLeads]:
@@ -429,119 +306,3 @@ async def order_figures(
     tiers = [OrderValue(str(Tier(key)), str(Tier(key)), currency, int(count), _cents(total))
              for key, currency, count, total in await session.execute(by_tier)]  # fmt: skip
     return reps, tiers
-
-
-# --- customer lifecycle -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    at_risk_days: int
-    lapsed_days: int
-
-
-async def thresholds(session: AsyncSession) -> Thresholds:
-    policy = await organisation.policy(session)
-    return Thresholds(policy.at_risk_days, policy.lapsed_days)
-
-
-def _staged(actor: User, filters: Filters | None, limits: Thresholds, now: dt.datetime) -> Any:
-    """Every account in scope with its tier, last order, last visit and stage, as a subquery."""
-    last_order = (
-        select(Order.account_id, func.max(Order.ordered_at).label("at"))
-        .where(Order.deleted_at.is_(None), Order.status != OrderStatus.CANCELLED)
-        .group_by(Order.account_id)
-        .subquery()
-    )
-    last_visit = (
-        select(Visit.account_id, func.max(Visit.checked_in_at).label("at"))
-        .where(Visit.deleted_at.is_(None), Visit.checked_in_at.is_not(None))
-        .group_by(Visit.account_id)
-        .subquery()
-    )
-    at_risk = now - dt.timedelta(days=limits.at_risk_days)
-    lapsed = now - dt.timedelta(days=limits.lapsed_days)
-
-    def since(cutoff: dt.datetime) -> Any:
-        return or_(Account.created_at > cutoff, last_order.c.at > cutoff, last_visit.c.at > cutoff)
-
-    stage = case(
-        (and_(Account.created_at > at_risk, last_order.c.at.is_(None)), "new"),
-        (since(at_risk), "active"),
-        (since(lapsed), "at_risk"),
-        else_="lapsed",
-    )
-    return (
-        select(
-            Account.id.label("id"),
-            effective_tier().label("tier"),
-            stage.label("stage"),
-            last_order.c.at.label("last_order"),
-            last_visit.c.at.label("last_visit"),
-        )
-        .outerjoin(last_order, last_order.c.account_id == Account.id)
-        .outerjoin(last_visit, last_visit.c.account_id == Account.id)
-        .where(visible(actor, Account), Account.owner_id.in_(subjects(actor, filters)))
-        .subquery()
-    )
-
-
-async def lifecycle(
-    session: AsyncSession,
-    actor: User,
-    filters: Filters | None,
-    limits: Thresholds,
-    now: dt.datetime | None = None,
-) -> dict[str, dict[str, int]]:
-    """Accounts by tier and stage: {tier: {stage: count}}, every tier and stage present."""
-    staged = _staged(actor, filters, limits, now or utcnow())
-    counts = {str(tier): dict.fromkeys(STAGES, 0) for tier in Tier}
-    query = select(staged.c.tier, staged.c.stage, func.count()).group_by(staged.c.tier, staged.c.stage)
-    for tier, stage, count in await session.execute(query):
-        counts[str(Tier(tier))][stage] = int(count)
-    return counts
-
-
-@dataclass
-class StagedAccount:
-    account: Account
-    stage: str
-    last_order: dt.datetime | None
-    last_visit: dt.datetime | None
-
-
-async def accounts_in_stage(
-    session: AsyncSession,
-    actor: User,
-    filters: Filters | None,
-    limits: Thresholds,
-    stage: str = "at_risk",
-    tier: str = "",
-    *,
-    offset: int = 0,
-    limit: int = PAGE_SIZE,
-    now: dt.datetime | None = None,
-) -> OffsetPagination[StagedAccount]:
-    """One page of the accounts in a stage (and tier), those quiet longest first."""
-    staged = _staged(actor, filters, limits, now or utcnow())
-    where = [staged.c.stage == stage]
-    if tier:
-        where.append(staged.c.tier == tier)
-    total = await session.scalar(select(func.count()).select_from(staged).where(*where)) or 0
-    # Quiet longest first: the later of the last order and visit, oldest first (never active last).
-    latest = case(
-        (staged.c.last_order.is_(None), staged.c.last_visit),
-        (staged.c.last_visit.is_(None), staged.c.last_order),
-        (staged.c.last_order > staged.c.last_visit, staged.c.last_order),
-        else_=staged.c.last_visit,
-    )
-    query = (
-        select(Account, staged.c.stage, staged.c.last_order, staged.c.last_visit)
-        .join(staged, staged.c.id == Account.id)
-        .where(*where)
-        .order_by(case((latest.is_(None), 0), else_=1), latest, Account.name, Account.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    items = [StagedAccount(*row) for row in await session.execute(query)]
-    return OffsetPagination(items=items, total=total, offset=offset, limit=limit)

@@ -17,8 +17,9 @@ from litestar.response import Stream
 from server.accounts import service as accounts
 from server.accounts.models import Tier
 from server.auth import current_user, requires_role
-from server.dashboard import charts, service
-from server.dashboard.service import STAGES, Filters
+from server.dashboard import charts, lifecycle, service
+from server.dashboard.filters import Filters, parse_filters, rep_choices, team_choices
+from server.dashboard.lifecycle import STAGES
 from server.db import DbSession, new_id
 from server.errors import Message, ValidationError
 from server.i18n import N_
@@ -54,8 +55,8 @@ class Figures:
         self.leads = await service.lead_figures(db_session, user, self.filters)
         self.quotes = await service.quote_figures(db_session, user, self.filters)
         self.orders_by_rep, self.orders_by_tier = await service.order_figures(db_session, user, self.filters)
-        self.limits = await service.thresholds(db_session)
-        self.lifecycle = await service.lifecycle(db_session, user, self.filters, self.limits)
+        self.limits = await lifecycle.thresholds(db_session)
+        self.lifecycle = await lifecycle.lifecycle(db_session, user, self.filters, self.limits)
         return self
 
     @property
@@ -90,7 +91,7 @@ class Figures:
         captured, converted = sum(r.captured for r in self.leads), sum(r.converted for r in self.leads)
         yield "leads_captured", "total", captured
         yield "leads_converted", "total", converted
-        yield "leads_conversion_percent", "total", service._share(converted, captured)
+        yield "leads_conversion_percent", "total", service.share(converted, captured)
         q = self.quotes
         yield "quotes_waiting", "total", q.waiting
         yield "quotes_oldest_waiting_hours", "total", q.oldest_hours
@@ -208,7 +209,7 @@ def _scope(filters: Filters | None) -> dict[str, str]:
 
 
 async def _filters(request: Request, db_session: DbSession, user: User) -> Filters:
-    return await service.parse_filters(db_session, user, dict(request.query_params), visits.today_for(user))
+    return await parse_filters(db_session, user, dict(request.query_params), visits.today_for(user))
 
 
 class DashboardController(Controller):
@@ -217,8 +218,8 @@ class DashboardController(Controller):
 
     async def _choices(self, db_session: DbSession, user: User) -> dict[str, Any]:
         return {
-            "teams": await service.team_choices(db_session, user),
-            "reps": await service.rep_choices(db_session, user),
+            "teams": await team_choices(db_session, user),
+            "reps": await rep_choices(db_session, user),
             "periods": PERIOD_LABELS,
             "stage_labels": STAGE_LABELS,
             "stages": STAGES,
@@ -279,8 +280,10 @@ class DashboardController(Controller):
         if stage not in STAGES or (tier and tier not in {str(t) for t in Tier}):
             raise ValidationError({"stage": Message(N_("Choose one of the options."))})
         filters = await _filters(request, db_session, user)
-        limits = await service.thresholds(db_session)
-        page = await service.accounts_in_stage(db_session, user, filters, limits, stage, tier, offset=offset)
+        limits = await lifecycle.thresholds(db_session)
+        page = await lifecycle.accounts_in_stage(
+            db_session, user, filters, limits, stage, tier, offset=offset
+        )
         here = _link("/dashboard/accounts", stage=stage, tier=tier, **_scope(filters), offset=offset or None)
         context = {
             "page": page,

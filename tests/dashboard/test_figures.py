@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from server.dashboard import service
-from server.dashboard.service import Filters
+from server.dashboard.filters import Filters
 
 
 def week(world, **scope) -> Filters:

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from server.dashboard import service
-from server.dashboard.service import Thresholds
+from server.dashboard import lifecycle
+from server.dashboard.lifecycle import Thresholds
 from server.users.models import Role
 from server.visits import service as visits
 from server.visits.models import Visit
@@ -20,8 +20,8 @@ SECOND = dt.timedelta(seconds=1)
 
 
 async def stage_of(db, actor, account, now: dt.datetime) -> str:
-    for stage in service.STAGES:
-        page = await service.accounts_in_stage(db, actor, None, LIMITS, stage, now=now)
+    for stage in lifecycle.STAGES:
+        page = await lifecycle.accounts_in_stage(db, actor, None, LIMITS, stage, now=now)
         if any(item.account.id == account.id for item in page.items):
             return stage
     raise AssertionError("in no stage")
@@ -65,7 +65,7 @@ async def test_stages_at_their_boundaries(db) -> None:
 
     # The counts by tier and stage, at one moment: 120 days after the accounts were made, Quiet
     # is at risk (120 days), Ordered at risk (110 days after its order), Visited active (20 days).
-    counts = await service.lifecycle(db, manager, None, LIMITS, now=made + 120 * DAY)
+    counts = await lifecycle.lifecycle(db, manager, None, LIMITS, now=made + 120 * DAY)
     assert counts["C"] == {"new": 0, "active": 1, "at_risk": 2, "lapsed": 0}
     assert counts["A"] == counts["B"] == {"new": 0, "active": 0, "at_risk": 0, "lapsed": 0}
     assert await db.scalar(select(func.count()).select_from(Visit)) == 2
