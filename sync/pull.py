@@ -210,9 +210,15 @@ class _NotBound(Exception):
 
 
 def _lost_a_race(error: DBAPIError) -> bool:
-    """A push of the same device changed its row after this pull's snapshot began (PostgreSQL's
-    serialization failure or deadlock), or SQLite's writer stayed busy: worth trying again."""
-    return isinstance(error, OperationalError) or getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}
+    """Worth trying again from a fresh snapshot: a push of the same device changed its row after
+    this pull's snapshot began (PostgreSQL's serialization failure or deadlock); another pull of the
+    same device stored the client view this one numbered alike (a unique violation: each saw the
+    same newest view); or SQLite's writer stayed busy."""
+    return isinstance(error, OperationalError) or getattr(error.orig, "sqlstate", None) in {
+        "40001",
+        "40P01",
+        "23505",
+    }
 
 
 async def _snapshot(session: AsyncSession) -> None:

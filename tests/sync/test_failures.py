@@ -306,6 +306,37 @@ async def test_a_pull_that_overlaps_the_same_devices_push_is_answered(app, db, w
                for answer in answers), sorted({answer.status_code for answer in answers})  # fmt: skip
 
 
+async def test_two_pulls_of_one_device_at_once_are_both_answered(app, db, world) -> None:
+    """A tab and the service worker pulling at the same moment: both pulls number a new client view
+    from the same newest one; the one that loses that race is answered from a fresh look, never a 500."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client,
+    ):
+        await sign_in(client, world["rita"].id)
+        device = uuid.uuid4()
+        cursor = (await pull(client, device))["cursor"]
+        answers = []
+        for number in range(1, 11):
+            # A change the device may see, so that each pull has a new view to store.
+            await accounts.update(db, world["admin"], world["shop"].id, {"city": f"Town {number}"})
+            await db.commit()
+            request = {
+                "device_id": str(device),
+                "schema_version": SCHEMA_VERSION,
+                "app_version": "test",
+                "cursor": cursor,
+            }
+            answers += await asyncio.gather(
+                client.post("/sync/pull", json=request), client.post("/sync/pull", json=request)
+            )
+            cursor = answers[-1].json().get("cursor", cursor)
+    assert all(answer.status_code == 200 or (answer.status_code == 503 and answer.json()["code"] == "busy")
+               for answer in answers), sorted({answer.status_code for answer in answers})  # fmt: skip
+    assert sum(answer.status_code == 200 for answer in answers) >= 10
+
+
 # --- permissions changed while offline -------------------------------------------------------------
 
 
