@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,7 +20,7 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import GUID, DateTimeUTC
 from litestar.di import NamedDependency
-from sqlalchemy import BigInteger, Integer, delete, event, func, select, update
+from sqlalchemy import BigInteger, Enum, Integer, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -44,6 +45,14 @@ def new_id() -> uuid.UUID:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def text_enum(kind: type[enum.Enum], length: int = 16) -> Enum:
+    """An enum column stored as its values' text (not a database enum type), so adding a member
+    needs no migration of the type and SQLite and PostgreSQL store the same."""
+    return Enum(
+        kind, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members]
+    )
 
 
 class Versioned(UUIDv7AuditBase):

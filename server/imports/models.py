@@ -9,8 +9,10 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import text_enum
 
 
 class JobStatus(enum.StrEnum):
@@ -27,12 +29,6 @@ class Duplicates(enum.StrEnum):
     SKIP = "skip"  # leave the existing record as it is
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(
-        kind, native_enum=False, length=20, values_callable=lambda members: [m.value for m in members]
-    )
-
-
 class ImportJob(UUIDv7AuditBase):
     """Not synced to phones: an admin's tool, so no version or tombstone."""
 
@@ -46,8 +42,10 @@ class ImportJob(UUIDv7AuditBase):
     # The file's header, and for each of its columns the field it fills (None: ignored).
     header: Mapped[list[str]] = mapped_column(JsonB, default=list)
     mapping: Mapped[list[str | None]] = mapped_column(JsonB, default=list)
-    duplicates: Mapped[Duplicates] = mapped_column(_enum(Duplicates), default=Duplicates.MERGE)
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.UPLOADED, index=True)
+    duplicates: Mapped[Duplicates] = mapped_column(text_enum(Duplicates, 20), default=Duplicates.MERGE)
+    status: Mapped[JobStatus] = mapped_column(
+        text_enum(JobStatus, 20), default=JobStatus.UPLOADED, index=True
+    )
     # rows, new, merge, skip, bad (and unchanged after an apply)
     counts: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     # The first problems ("line N: column: message") and duplicates found, for the report.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.db import Versioned
+from server.db import Versioned, text_enum
 from server.users.models import User
 
 
@@ -27,12 +27,6 @@ class LeadStatus(enum.StrEnum):
     DISQUALIFIED = "disqualified"
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(
-        kind, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members]
-    )
-
-
 class Lead(Versioned):
     __tablename__ = "leads"
 
@@ -44,8 +38,8 @@ class Lead(Versioned):
     phone_digits: Mapped[str] = mapped_column(String(40), default="", index=True)
     email: Mapped[str] = mapped_column(String(320), default="", index=True)
     note: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[LeadSource] = mapped_column(_enum(LeadSource), default=LeadSource.OTHER)
-    status: Mapped[LeadStatus] = mapped_column(_enum(LeadStatus), default=LeadStatus.OPEN, index=True)
+    source: Mapped[LeadSource] = mapped_column(text_enum(LeadSource), default=LeadSource.OTHER)
+    status: Mapped[LeadStatus] = mapped_column(text_enum(LeadStatus), default=LeadStatus.OPEN, index=True)
     score: Mapped[int] = mapped_column(Integer, default=0)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     captured_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

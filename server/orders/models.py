@@ -8,11 +8,11 @@ import uuid
 from decimal import Decimal
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Enum, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.accounts.models import Account
-from server.db import Versioned
+from server.db import Versioned, text_enum
 
 
 class OrderStatus(enum.StrEnum):
@@ -23,19 +23,13 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-def _status_type() -> Enum:
-    return Enum(
-        OrderStatus, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds]
-    )
-
-
 class Order(Versioned):
     __tablename__ = "orders"
 
     number: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
     customer_po: Mapped[str] = mapped_column(String(60), default="", index=True)
-    status: Mapped[OrderStatus] = mapped_column(_status_type(), index=True)
+    status: Mapped[OrderStatus] = mapped_column(text_enum(OrderStatus), index=True)
     ordered_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
@@ -71,5 +65,5 @@ class OrderStatusEvent(Versioned):
     __tablename__ = "order_status_events"
 
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
-    status: Mapped[OrderStatus] = mapped_column(_status_type())
+    status: Mapped[OrderStatus] = mapped_column(text_enum(OrderStatus))
     happened_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 
-from sqlalchemy import Enum, Integer, Numeric
+from sqlalchemy import Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Versioned
+from server.db import Versioned, text_enum
 
 
 class GeofenceMode(enum.StrEnum):
@@ -35,9 +35,7 @@ class OrganisationPolicy(Versioned):
 
     geofence_radius_m: Mapped[int] = mapped_column(Integer, default=DEFAULT_POLICY["geofence_radius_m"])
     geofence_mode: Mapped[GeofenceMode] = mapped_column(
-        Enum(
-            GeofenceMode, native_enum=False, length=8, values_callable=lambda modes: [m.value for m in modes]
-        ),
+        text_enum(GeofenceMode, 8),
         default=DEFAULT_POLICY["geofence_mode"],
     )
     # A fix less precise than this is flagged as low accuracy.

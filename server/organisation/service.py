@@ -62,7 +62,9 @@ def _validate(raw: Mapping[str, Any], current: OrganisationPolicy) -> dict[str, 
     if values["tier_b_min"] > values["tier_a_min"]:
         raise ValidationError({"tier_b_min": Message(N_("Tier B cannot start above tier A."))})
     if values["lapsed_days"] <= values["at_risk_days"]:
-        raise ValidationError({"lapsed_days": Message(N_("A customer lapses later than they become at risk."))})
+        raise ValidationError(
+            {"lapsed_days": Message(N_("A customer lapses later than they become at risk."))}
+        )
     return values
 
 

@@ -9,11 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.accounts.models import Account
-from server.db import Versioned
+from server.db import Versioned, text_enum
 from server.users.models import User
 
 # Money is kept with three decimals (a few currencies have them); each currency rounds to its own.
@@ -52,12 +52,6 @@ class ApprovalStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # the quote changed or was withdrawn before this step was decided
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(
-        kind, native_enum=False, length=20, values_callable=lambda members: [m.value for m in members]
-    )
-
-
 class Product(Versioned):
     __tablename__ = "products"
 
@@ -76,7 +70,9 @@ class Quote(Versioned):
     number: Mapped[str | None] = mapped_column(String(24), unique=True, default=None)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    status: Mapped[QuoteStatus] = mapped_column(_enum(QuoteStatus), default=QuoteStatus.DRAFT, index=True)
+    status: Mapped[QuoteStatus] = mapped_column(
+        text_enum(QuoteStatus, 20), default=QuoteStatus.DRAFT, index=True
+    )
     currency: Mapped[str] = mapped_column(String(3))
     discount_percent: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal(0))
     valid_until: Mapped[dt.date] = mapped_column(Date)
@@ -134,7 +130,7 @@ class QuoteEvent(Versioned):
     quote_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("quotes.id"), index=True)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
     action: Mapped[str] = mapped_column(String(32))
-    status: Mapped[QuoteStatus] = mapped_column(_enum(QuoteStatus))  # the status it left the quote in
+    status: Mapped[QuoteStatus] = mapped_column(text_enum(QuoteStatus, 20))  # the status it left the quote in
     revision: Mapped[int] = mapped_column(Integer)
     total: Mapped[Decimal] = mapped_column(MONEY)
     comment: Mapped[str] = mapped_column(String(1000), default="")
@@ -149,11 +145,11 @@ class ApprovalRule(Versioned):
 
     __tablename__ = "approval_rules"
 
-    kind: Mapped[RuleKind] = mapped_column(_enum(RuleKind))
+    kind: Mapped[RuleKind] = mapped_column(text_enum(RuleKind, 20))
     threshold: Mapped[Decimal] = mapped_column(Numeric(16, 3))
     # For a total rule: the currency its amount is in (it applies to quotes in that currency).
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
-    approver: Mapped[ApproverLevel] = mapped_column(_enum(ApproverLevel))
+    approver: Mapped[ApproverLevel] = mapped_column(text_enum(ApproverLevel, 20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -166,8 +162,8 @@ class QuoteApproval(Versioned):
     quote_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("quotes.id"), index=True)
     round: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
-    level: Mapped[ApproverLevel] = mapped_column(_enum(ApproverLevel))
-    status: Mapped[ApprovalStatus] = mapped_column(_enum(ApprovalStatus), index=True)
+    level: Mapped[ApproverLevel] = mapped_column(text_enum(ApproverLevel, 20))
+    status: Mapped[ApprovalStatus] = mapped_column(text_enum(ApprovalStatus, 20), index=True)
     # The quote revision this step is asked about, and why it is asked: [{kind, threshold, actual}].
     revision: Mapped[int] = mapped_column(Integer)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)

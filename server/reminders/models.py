@@ -7,10 +7,10 @@ import enum
 import uuid
 
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Versioned
+from server.db import Versioned, text_enum
 
 
 class LinkKind(enum.StrEnum):
@@ -31,12 +31,6 @@ class ReminderSource(enum.StrEnum):
     SYSTEM = "system"
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(
-        kind, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members]
-    )
-
-
 class Reminder(Versioned):
     __tablename__ = "reminders"
 
@@ -44,9 +38,9 @@ class Reminder(Versioned):
     title: Mapped[str] = mapped_column(String(200))
     # When it is due (UTC); the person chose it on their own clock (users.time_zone).
     due_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
-    link_kind: Mapped[LinkKind | None] = mapped_column(_enum(LinkKind), default=None)
+    link_kind: Mapped[LinkKind | None] = mapped_column(text_enum(LinkKind), default=None)
     link_id: Mapped[uuid.UUID | None] = mapped_column(GUID, default=None)
-    source: Mapped[ReminderSource] = mapped_column(_enum(ReminderSource), default=ReminderSource.MANUAL)
+    source: Mapped[ReminderSource] = mapped_column(text_enum(ReminderSource), default=ReminderSource.MANUAL)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
     @property

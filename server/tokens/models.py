@@ -8,8 +8,10 @@ import uuid
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Enum, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import text_enum
 
 
 class TokenPurpose(enum.StrEnum):
@@ -23,11 +25,7 @@ class ApiToken(UUIDv7AuditBase):
     __tablename__ = "api_tokens"
 
     name: Mapped[str] = mapped_column(String(120))
-    purpose: Mapped[TokenPurpose] = mapped_column(
-        Enum(
-            TokenPurpose, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds]
-        )
-    )
+    purpose: Mapped[TokenPurpose] = mapped_column(text_enum(TokenPurpose))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

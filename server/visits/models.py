@@ -7,11 +7,11 @@ import enum
 import uuid
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Date, Enum, Float, ForeignKey, Index, Integer, String, Text, Time
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.accounts.models import Account
-from server.db import Versioned
+from server.db import Versioned, text_enum
 from server.users.models import User
 
 
@@ -31,12 +31,6 @@ class Outcome(enum.StrEnum):
     OTHER = "other"
 
 
-def _enum(kind: type[enum.StrEnum], length: int) -> Enum:
-    return Enum(
-        kind, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members]
-    )
-
-
 class Visit(Versioned):
     __tablename__ = "visits"
     __table_args__ = (Index("ix_visits_owner_day", "owner_id", "planned_on"),)
@@ -47,7 +41,7 @@ class Visit(Versioned):
     window_start: Mapped[dt.time | None] = mapped_column(Time, default=None)
     window_end: Mapped[dt.time | None] = mapped_column(Time, default=None)
     purpose: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, 16), default=VisitStatus.PLANNED)
+    status: Mapped[VisitStatus] = mapped_column(text_enum(VisitStatus), default=VisitStatus.PLANNED)
     # Place in the day's route, 1 first; None until the route is ordered.
     route_position: Mapped[int | None] = mapped_column(Integer, default=None)
     skip_reason: Mapped[str] = mapped_column(String(500), default="")
@@ -72,7 +66,7 @@ class Visit(Versioned):
     )
     minutes_on_site: Mapped[int | None] = mapped_column(Integer, default=None)
 
-    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, 20), default=None)
+    outcome: Mapped[Outcome | None] = mapped_column(text_enum(Outcome, 20), default=None)
     notes: Mapped[str] = mapped_column(Text, default="")
     next_step: Mapped[str] = mapped_column(String(300), default="")
     next_step_due: Mapped[dt.date | None] = mapped_column(Date, default=None)
