@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from advanced_alchemy.service import OffsetPagination
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from server.auth import visible, visible_owner_ids
@@ -290,10 +290,10 @@ async def chain_of(session: AsyncSession, quote: Quote) -> list[QuoteApproval]:
     return await _steps(session, quote)
 
 
-async def waiting_for(session: AsyncSession, actor: User) -> list[QuoteApproval]:
-    """Steps waiting for the actor to decide, the longest waiting first."""
+def _waiting_for(actor: User) -> Select[tuple[QuoteApproval]] | None:
+    """The steps waiting for the actor to decide (None for a rep: never)."""
     if actor.role is Role.REP:
-        return []
+        return None
     levels = [ApproverLevel.MANAGER, ApproverLevel.ADMIN] if actor.is_admin else [ApproverLevel.MANAGER]
     mine = aliased(QuoteApproval)
     decided_earlier = (
@@ -301,17 +301,30 @@ async def waiting_for(session: AsyncSession, actor: User) -> list[QuoteApproval]
         .where(mine.quote_id == Quote.id, mine.round == Quote.approval_round, mine.decided_by_id == actor.id)
         .exists()
     )
-    rows = await session.scalars(
+    return (
         select(QuoteApproval)
         .join(Quote, Quote.id == QuoteApproval.quote_id)
         .where(
             QuoteApproval.status == ApprovalStatus.WAITING, QuoteApproval.level.in_(levels),
             visible(actor, Quote), Quote.owner_id != actor.id, ~decided_earlier,
         )
-        .order_by(QuoteApproval.waiting_since, QuoteApproval.id)
-        .limit(200)
     )  # fmt: skip
+
+
+async def waiting_for(session: AsyncSession, actor: User) -> list[QuoteApproval]:
+    """Steps waiting for the actor to decide, the longest waiting first."""
+    query = _waiting_for(actor)
+    if query is None:
+        return []
+    rows = await session.scalars(query.order_by(QuoteApproval.waiting_since, QuoteApproval.id).limit(200))
     return list(rows)
+
+
+async def waiting_count(session: AsyncSession, actor: User) -> int:
+    query = _waiting_for(actor)
+    if query is None:
+        return 0
+    return await session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 async def decided_by(

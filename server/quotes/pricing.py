@@ -66,12 +66,14 @@ class Totals:
 
     @property
     def discount_percent(self) -> Decimal:
-        """The whole quote's discount against list prices, in per cent (two decimals)."""
-        if self.list_total <= 0:
-            return Decimal(0)
-        return ((self.list_total - self.total) / self.list_total * HUNDRED).quantize(
-            Decimal("0.01"), rounding=ROUND_HALF_UP
-        )
+        return discount_percent(self.list_total, self.total)
+
+
+def discount_percent(list_total: Decimal, total: Decimal) -> Decimal:
+    """A quote's discount against list prices, in per cent (two decimals)."""
+    if list_total <= 0:
+        return Decimal(0)
+    return ((list_total - total) / list_total * HUNDRED).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def totals(lines: Sequence[Line], discount_percent: Decimal, currency: str) -> Totals:

@@ -18,7 +18,7 @@ from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.quotes import approvals, catalogue, policy, pricing
 from server.quotes import service as quotes
-from server.quotes.models import ApprovalStatus, Quote, QuoteStatus
+from server.quotes.models import ApprovalStatus, Quote, QuoteApproval, QuoteStatus
 from server.users.models import Role, User
 from server.web import Offset, discard_changes, field_errors, flash, redirect, render, translate
 
@@ -305,20 +305,26 @@ def _discount_amount(quote: Quote) -> Any:
     return quote.subtotal - quote.total
 
 
-async def card_context(db_session: DbSession, user: User, quote: Quote) -> dict[str, Any]:
-    """What an approver needs at a glance: the steps, the rules that fired, the account's earlier quotes."""
-    steps = await approvals.chain_of(db_session, quote)
-    waiting = next((step for step in steps if step.status is ApprovalStatus.WAITING), None)
-    deciders = {step.decided_by_id for step in steps}
-    can_decide = (
-        waiting is not None and quote.status is QuoteStatus.PENDING and user.id not in deciders
-        and await approvals.may_decide(db_session, user, quote, waiting.level)
-    )  # fmt: skip
-    totals = pricing.Totals((), quote.list_total, quote.subtotal, _discount_amount(quote), quote.total)
+async def card_context(
+    db_session: DbSession, user: User, quote: Quote, waiting_for_user: QuoteApproval | None = None
+) -> dict[str, Any]:
+    """What an approver needs at a glance: the steps, the rules that fired, the account's earlier
+    quotes. The inbox passes the step it knows waits for this user (nothing more to look up)."""
+    if waiting_for_user is not None:
+        steps, waiting, can_decide = [waiting_for_user], waiting_for_user, True
+    else:
+        steps = await approvals.chain_of(db_session, quote)
+        waiting = next((step for step in steps if step.status is ApprovalStatus.WAITING), None)
+        deciders = {step.decided_by_id for step in steps}
+        can_decide = (
+            waiting is not None and quote.status is QuoteStatus.PENDING and user.id not in deciders
+            and await approvals.may_decide(db_session, user, quote, waiting.level)
+        )  # fmt: skip
     return {
-        "steps": steps, "waiting": waiting, "can_decide": can_decide, "discount_against_list": totals.discount_percent,
+        "steps": steps, "waiting": waiting, "can_decide": can_decide,
+        "discount_against_list": pricing.discount_percent(quote.list_total, quote.total),
         "previous": await quotes.for_account(db_session, user, quote.account_id, but=quote.id, limit=PREVIOUS_QUOTES),
-        "rules": await approvals.rules(db_session), "age": approvals.age(waiting) if waiting else None,
+        "age": approvals.age(waiting) if waiting else None,
     }  # fmt: skip
 
 
@@ -342,7 +348,7 @@ class ApprovalsController(Controller):
                     "quote": step.quote,
                     "errors": {},
                     "message": None,
-                    **await card_context(db_session, user, step.quote),
+                    **await card_context(db_session, user, step.quote, waiting_for_user=step),
                 }
             )
         return render(request, "quotes/inbox.html", {"decided": False, "cards": cards, "page": None})

@@ -68,9 +68,7 @@ class VisitsController(Controller):
             "previous_day": shown - dt.timedelta(days=1),
             "next_day": shown + dt.timedelta(days=1),
             # A manager's day starts with the quotes that wait for them.
-            "approvals_waiting": 0
-            if user.role is Role.REP
-            else len(await approvals.waiting_for(db_session, user)),
+            "approvals_waiting": await approvals.waiting_count(db_session, user),
         }
         return render(request, "visits/day.html", context)
 
