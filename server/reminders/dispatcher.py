@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pywebpush import WebPushException, webpush_async
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from server import i18n
@@ -339,7 +339,7 @@ class Dispatcher:
                 for delivery, result in outcomes
             )  # fmt: skip
             if gone:
-                await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+                await push.drop_gone(session, gone)
             await session.commit()
 
     async def send(self, ids: list[Any], http: aiohttp.ClientSession, now: dt.datetime) -> None:

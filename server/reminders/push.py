@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from server.audit import service as audit
 from server.errors import Message, NotFound, ValidationError
@@ -71,28 +71,41 @@ async def subscribe(
     return found
 
 
-async def _remove(session: AsyncSession, actor: User, action: str, *where: Any) -> int:
-    """Delete the actor's subscriptions that match, each with its audit event."""
-    found = list(
-        await session.scalars(select(PushSubscription).where(PushSubscription.user_id == actor.id, *where))
-    )
+async def _remove(session: AsyncSession, actor: User | None, action: str, *where: Any) -> int:
+    """Delete the subscriptions that match, each with its audit event."""
+    found = list(await session.scalars(select(PushSubscription).where(*where)))
     for subscription in found:
         audit.record(session, actor, action, subscription, before=audit.snapshot(subscription, AUDITED))
-        await session.delete(subscription)
-    await session.flush()
+    if found:
+        # A statement, not ORM deletes: another dispatcher may have removed one meanwhile.
+        await session.execute(delete(PushSubscription).where(PushSubscription.id.in_([s.id for s in found])))
     return len(found)
+
+
+async def drop_gone(session: AsyncSession, subscription_ids: set[Any]) -> int:
+    """push.gone: the push service says these devices turned notifications off."""
+    return await _remove(session, None, "push.gone", PushSubscription.id.in_(subscription_ids))
 
 
 async def unsubscribe(session: AsyncSession, actor: User, endpoint: Any) -> int:
     """push.unsubscribe: this device stops getting the actor's reminders."""
-    return await _remove(session, actor, "push.unsubscribe", PushSubscription.endpoint == str(endpoint or ""))
+    return await _remove(
+        session, actor, "push.unsubscribe", PushSubscription.user_id == actor.id,
+        PushSubscription.endpoint == str(endpoint or ""),
+    )  # fmt: skip
 
 
 async def forget(session: AsyncSession, actor: User, subscription_ids: list[Any]) -> None:
     """On sign-out: the subscriptions made during this sign-in go."""
     ids = [parsed for value in subscription_ids if (parsed := parse_uuid(value)) is not None]
     if ids:
-        await _remove(session, actor, "push.unsubscribe", PushSubscription.id.in_(ids))
+        await _remove(
+            session,
+            actor,
+            "push.unsubscribe",
+            PushSubscription.user_id == actor.id,
+            PushSubscription.id.in_(ids),
+        )
 
 
 async def remove_device(session: AsyncSession, actor: User, subscription_id: Any) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.app import create_app
+from server.audit.models import AuditEvent
 from server.db import create_engine
 from server.reminders import push, vapid
 from server.reminders import service as reminders
@@ -144,6 +145,13 @@ async def test_a_device_the_push_service_forgot_is_unsubscribed(db, rep, dispatc
     assert endpoints == [f"{service.origin}/push/new-phone"]
     outcomes = sorted(await db.scalars(select(PushAttempt.outcome)))
     assert outcomes == ["gone", "sent"]
+    # The audit log says the system removed it, and why.
+    removed = (
+        await db.execute(
+            select(AuditEvent.action, AuditEvent.actor_id).where(AuditEvent.action == "push.gone")
+        )
+    ).all()
+    assert removed == [("push.gone", None)]
 
 
 async def test_quiet_hours_hold_the_push_until_morning(db, rep, dispatch, service) -> None:
