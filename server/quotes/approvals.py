@@ -169,7 +169,7 @@ async def submit(session: AsyncSession, actor: User, quote_id: Any, raw: Mapping
         values = {"status": QuoteStatus.APPROVED, "comment": comment, "submitted_at": now, "decided_at": now,
                   "approval_round": quote.approval_round + 1, "approval_step": 0}  # fmt: skip
         await apply_changes(session, actor, quote, values, "quotes.submit")
-        await service.record_event(session, actor, quote, "approved_within_policy", comment)
+        service.record_event(session, actor, quote, "approved_within_policy", comment)
         return quote
     values = {"status": QuoteStatus.PENDING, "comment": comment, "submitted_at": now, "decided_at": None,
               "approval_round": quote.approval_round + 1, "approval_step": 1}  # fmt: skip
@@ -184,7 +184,7 @@ async def submit(session: AsyncSession, actor: User, quote_id: Any, raw: Mapping
         step.created_at = step.updated_at
         session.add(step)
     await session.flush()
-    await service.record_event(session, actor, quote, "submitted", comment)
+    service.record_event(session, actor, quote, "submitted", comment)
     await _tell_approvers(session, quote, (await _steps(session, quote))[0])
     return quote
 
@@ -260,7 +260,7 @@ async def _decide(session: AsyncSession, actor: User, quote_id: Any, decision: D
                 _set(step, quote.version, status=ApprovalStatus.CANCELLED)
     await session.flush()
     await _settle(session, quote)
-    await service.record_event(
+    service.record_event(
         session, actor, quote, "approved" if decision.approve else "rejected", decision.comment
     )
     if decision.approve and following is not None:

@@ -165,7 +165,7 @@ def _totals(values: Mapping[str, Any], lines: list[LineInput], currency: str) ->
     return pricing.totals([line.priced() for line in lines], values["discount_percent"], currency)
 
 
-async def record_event(
+def record_event(
     session: AsyncSession, actor: User | None, quote: Quote, action: str, comment: str = ""
 ) -> QuoteEvent:
     """Add a line to the quote's history (insert-only; its version is the change that made it)."""
@@ -236,7 +236,7 @@ async def create(
     await insert(session, actor, quote, "quotes.create", FIELDS)
     quote.number = f"Q-{quote.version}"
     await _write_lines(session, quote, lines, totals.amounts)
-    await record_event(session, actor, quote, "created")
+    record_event(session, actor, quote, "created")
     return quote
 
 
@@ -288,7 +288,7 @@ async def update(session: AsyncSession, actor: User, quote_id: Any, raw: Mapping
     await _write_lines(session, quote, lines, totals.amounts)
     if was is QuoteStatus.PENDING:
         await approvals.withdraw(session, quote)
-    await record_event(session, actor, quote, "edited")
+    record_event(session, actor, quote, "edited")
     if was is QuoteStatus.APPROVED and priced_anew:  # back for approval, with the rep's earlier comment
         await approvals.submit(session, actor, quote.id, {"comment": quote.comment})
     return quote
@@ -296,7 +296,7 @@ async def update(session: AsyncSession, actor: User, quote_id: Any, raw: Mapping
 
 async def _move(session: AsyncSession, actor: User, quote: Quote, status: QuoteStatus, action: str) -> Quote:
     await apply_changes(session, actor, quote, {"status": status}, f"quotes.{action}")
-    await record_event(session, actor, quote, action)
+    record_event(session, actor, quote, action)
     return quote
 
 
