@@ -72,7 +72,10 @@ async def subscribe(
 
 
 async def _remove(session: AsyncSession, actor: User | None, action: str, *where: Any) -> int:
-    """Delete the subscriptions that match, each with its audit event."""
+    """Delete the subscriptions that match (only the actor's own, when a person acts), each with
+    its audit event."""
+    if actor is not None:
+        where = (PushSubscription.user_id == actor.id, *where)
     found = list(await session.scalars(select(PushSubscription).where(*where)))
     for subscription in found:
         audit.record(session, actor, action, subscription, before=audit.snapshot(subscription, AUDITED))
@@ -89,23 +92,14 @@ async def drop_gone(session: AsyncSession, subscription_ids: set[Any]) -> int:
 
 async def unsubscribe(session: AsyncSession, actor: User, endpoint: Any) -> int:
     """push.unsubscribe: this device stops getting the actor's reminders."""
-    return await _remove(
-        session, actor, "push.unsubscribe", PushSubscription.user_id == actor.id,
-        PushSubscription.endpoint == str(endpoint or ""),
-    )  # fmt: skip
+    return await _remove(session, actor, "push.unsubscribe", PushSubscription.endpoint == str(endpoint or ""))
 
 
 async def forget(session: AsyncSession, actor: User, subscription_ids: list[Any]) -> None:
     """On sign-out: the subscriptions made during this sign-in go."""
     ids = [parsed for value in subscription_ids if (parsed := parse_uuid(value)) is not None]
     if ids:
-        await _remove(
-            session,
-            actor,
-            "push.unsubscribe",
-            PushSubscription.user_id == actor.id,
-            PushSubscription.id.in_(ids),
-        )
+        await _remove(session, actor, "push.unsubscribe", PushSubscription.id.in_(ids))
 
 
 async def remove_device(session: AsyncSession, actor: User, subscription_id: Any) -> None:
