@@ -40,9 +40,15 @@ async def merge_args(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The args to apply, and the conflicts found (already recorded)."""
     record_id = _uuid(args.get(merge.target))
-    record = await session.get(merge.model, record_id) if record_id else None
-    if base_version is None or record is None:
-        return args, []  # nothing to merge against: the command decides (a missing record is refused)
+    if base_version is None or record_id is None:
+        return args, []  # nothing to merge against: the command decides
+    # Every change stamps the record with its version, so a record still at (or before) the
+    # device's base has not changed since: the usual case, answered without its audit trail.
+    version = await session.scalar(select(merge.model.version).where(merge.model.id == record_id))
+    if version is None or version <= base_version:
+        return args, []  # unchanged since the base (or missing, which the command refuses)
+    record = await session.get(merge.model, record_id)
+    assert record is not None
     # The device's own edits since `base_version` (queued offline one after another, all on the
     # same base) are not the server's changes.
     own = select(MutationRecord.record_version).where(

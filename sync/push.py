@@ -1,21 +1,32 @@
 """Applying a device's mutations exactly once (DESIGN.md, "Offline sync protocol", push).
 
-Each mutation runs in a transaction of its own with the device's row locked. One already applied
-(a retry after a lost response, a second tab) gets its stored result again; one that skips ahead
-is refused with 409 and nothing after it runs; one a command refuses (invalid, forbidden, its
-record gone) is recorded as rejected with the reason and still moves the device's counter on, so
-it never blocks the changes behind it. The ledger row's primary key (device, mutation id) is the
-last line of defence: two transactions can never both record the same mutation.
+Mutations are applied in order, in groups: each group is one transaction with the device's row
+locked, and each mutation in it runs in a savepoint of its own. One already applied (a retry after
+a lost response, a second tab) gets its stored result again; one that skips ahead is refused with
+409 and nothing after it runs; one a command refuses (invalid, forbidden, its record gone) rolls
+back alone, is recorded as rejected with the reason and still moves the device's counter on, so
+it never blocks the changes behind it. What a group's mutations did, their ledger rows and the
+device's counter commit together, so a mutation is applied exactly when it is recorded. The
+ledger row's primary key (device, mutation id) is the last line of defence: two transactions can
+never both record the same mutation.
+
+Groups rather than a transaction per mutation: a commit (and the device's lock and counter
+around it) cost as much as a mutation's own work, and a push of a day's changes is often a
+hundred of them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import itertools
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from server.db import OpenSession, utcnow
@@ -40,6 +51,19 @@ if TYPE_CHECKING:
 RenderMessage = Callable[[Message], str]
 # A commit that lost a race (SQLite's single writer, or the ledger's key) is tried again this often.
 ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class GroupLimits:
+    """How many mutations share a transaction. A group holds the change counter (and so every
+    other writer in the organisation) from its first change until it commits: it ends after
+    `size` mutations or once it has run `seconds`, whichever comes first."""
+
+    size: int
+    seconds: float
+
+
+GROUP_LIMITS = GroupLimits(size=50, seconds=0.1)
 
 
 class SyncRefused(Exception):
@@ -69,16 +93,11 @@ def _check_request(request: PushRequest) -> None:
         raise SyncRefused(400, "bad_order", "Mutation ids must be 1 or more and rise one by one.")
 
 
-async def _device(session: AsyncSession, device_id: uuid.UUID, *, lock: bool) -> Device | None:
-    query = select(Device).where(Device.id == device_id)
-    return await session.scalar(query.with_for_update() if lock else query)
-
-
 async def _device_for(
     session: AsyncSession, user_id: uuid.UUID, device_id: uuid.UUID, app_version: str
 ) -> Device:
     """The device, bound to this user on first contact (added to the session, not committed)."""
-    device = await _device(session, device_id, lock=False)
+    device = await session.get(Device, device_id)
     if device is None:
         now = utcnow()
         device = Device(id=device_id, user_id=user_id, app_version=app_version[:40], last_mutation_id=0,
@@ -121,61 +140,112 @@ def _stored(record: MutationRecord | None, mutation_id: int) -> MutationResult:
     return MutationResult(id=mutation_id, status=record.status, outcome=record.outcome)  # type: ignore[arg-type]
 
 
-async def _apply_once(
+async def _lock_device(
+    session: AsyncSession, user_id: uuid.UUID, device_id: uuid.UUID, now: dt.datetime
+) -> int:
+    """Lock the device's row for the group (a write: on SQLite it also takes the one writer's lock,
+    so the transaction has begun before the first savepoint) and return its last mutation id."""
+    last = await session.scalar(
+        update(Device)
+        .where(Device.id == device_id, Device.user_id == user_id)
+        .values(last_seen_at=now)
+        .returning(Device.last_mutation_id)
+        .execution_options(synchronize_session=False)
+    )
+    if last is None:  # bound to someone else since (or forgotten): the device must start afresh
+        raise SyncRefused(409, "device_reset", "This device synced for someone else; start afresh.")
+    return last
+
+
+async def _stored_results(
+    session: AsyncSession, device_id: uuid.UUID, mutations: Sequence[Mutation]
+) -> list[MutationResult]:
+    """The results already given for mutations applied before (a retry, or a second tab)."""
+    ids = [mutation.id for mutation in mutations]
+    stored = {
+        record.mutation_id: record
+        for record in await session.scalars(
+            select(MutationRecord).where(
+                MutationRecord.device_id == device_id, MutationRecord.mutation_id.in_(ids)
+            )
+        )
+    }
+    return [_stored(stored.get(mutation_id), mutation_id) for mutation_id in ids]
+
+
+async def _apply(
     session: AsyncSession,
-    user_id: uuid.UUID,
+    actor: User,
     device_id: uuid.UUID,
     mutation: Mutation,
     registry: Registry,
     render: RenderMessage,
-) -> tuple[MutationResult, int]:
-    # The device, locked, and its person (bound to it before any mutation runs), in one statement.
-    device, actor = (
-        await session.execute(
-            select(Device, User)
-            .join(User, User.id == Device.user_id)
-            .where(Device.id == device_id, Device.user_id == user_id)
-            .with_for_update(of=Device)
-        )
-    ).one()
-    if mutation.id <= device.last_mutation_id:
-        return _stored(
-            await session.get(MutationRecord, (device_id, mutation.id)), mutation.id
-        ), device.last_mutation_id
-    if mutation.id != device.last_mutation_id + 1:
-        raise SyncRefused(409, "mutation_gap", f"Expected mutation {device.last_mutation_id + 1}.",
-                          device.last_mutation_id)  # fmt: skip
-    if not actor.is_active or actor.deleted_at is not None:
-        raise SyncRefused(401, "signed_out", "This account is no longer active.", device.last_mutation_id)
-    received_at = utcnow()
+    received_at: dt.datetime,
+) -> tuple[str, dict[str, Any]]:
+    """Run one mutation's command in a savepoint: refused, it rolls back alone, and says why."""
     handler = registry.get(mutation.name)
     try:
-        if handler is None:
-            raise CommandError(Message(N_("The server does not know this kind of change; update the app.")))
-        args, conflicts = mutation.args, []
-        if merge := registry.merges.get(mutation.name):
-            args, conflicts = await merge_args(session, merge, args, mutation.base_version, user_id=user_id,
-                                               device_id=device_id, mutation_id=mutation.id)  # fmt: skip
-        record = await handler(session, actor, args, Context(received_at=received_at))
-        status, outcome = "applied", {"id": str(record.id), "version": getattr(record, "version", None)}
-        if conflicts:
-            outcome["conflicts"] = conflicts
+        async with session.begin_nested():
+            if handler is None:
+                raise CommandError(
+                    Message(N_("The server does not know this kind of change; update the app."))
+                )
+            args, conflicts = mutation.args, []
+            if merge := registry.merges.get(mutation.name):
+                args, conflicts = await merge_args(session, merge, args, mutation.base_version, user_id=actor.id,
+                                                   device_id=device_id, mutation_id=mutation.id)  # fmt: skip
+            record = await handler(session, actor, args, Context(received_at=received_at))
     except CommandError as error:
-        # Nothing the command wrote survives; the refusal itself is recorded in a clean transaction.
-        await session.rollback()
-        device = await _device(session, device_id, lock=True)
-        assert device is not None
-        if mutation.id <= device.last_mutation_id:
-            stored = await session.get(MutationRecord, (device_id, mutation.id))
-            return _stored(stored, mutation.id), device.last_mutation_id
-        status, outcome = "rejected", _reason(error, render)
-    session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
-                               status=status, outcome=outcome, received_at=received_at,
-                               record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
-    device.last_mutation_id = mutation.id
-    device.last_seen_at = received_at
+        return "rejected", _reason(error, render)
+    outcome = {"id": str(record.id), "version": getattr(record, "version", None)}
+    if conflicts:
+        outcome["conflicts"] = conflicts
+    return "applied", outcome
+
+
+async def _apply_group(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    device_id: uuid.UUID,
+    mutations: Sequence[Mutation],
+    registry: Registry,
+    render: RenderMessage,
+    limits: GroupLimits,
+) -> tuple[list[MutationResult], int]:
+    """Apply the first of `mutations` as one transaction; returns their results and the device's
+    last mutation id. The ledger rows and the device's counter commit with what the mutations did."""
+    started, now = time.monotonic(), utcnow()
+    last = await _lock_device(session, user_id, device_id, now)
+    done = [mutation for mutation in mutations if mutation.id <= last]
+    results = await _stored_results(session, device_id, done) if done else []
+    new = mutations[len(done) : len(done) + limits.size]
+    if not new:
+        return results, last
+    if new[0].id != last + 1:  # ids rise one by one (checked), so only the first can skip ahead
+        raise SyncRefused(409, "mutation_gap", f"Expected mutation {last + 1}.", last)
+    actor = await session.get(User, user_id)
+    if actor is None or not actor.is_active or actor.deleted_at is not None:
+        raise SyncRefused(401, "signed_out", "This account is no longer active.", last)
+    for mutation in new:
+        received_at = utcnow()
+        status, outcome = await _apply(session, actor, device_id, mutation, registry, render, received_at)
+        # Added now, not with the group's last: the merge of a later edit in this group must know
+        # this one's version for the device's own.
+        session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
+                                   status=status, outcome=outcome, received_at=received_at,
+                                   record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
+        results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
+        last = mutation.id
+        if time.monotonic() - started >= limits.seconds:
+            break
+    await session.execute(
+        update(Device)
+        .where(Device.id == device_id)
+        .values(last_mutation_id=last)
+        .execution_options(synchronize_session=False)
+    )
     await session.commit()
-    return MutationResult(id=mutation.id, status=status, outcome=outcome), mutation.id  # type: ignore[arg-type]
+    return results, last
 
 
 async def push(
@@ -184,23 +254,29 @@ async def push(
     request: PushRequest,
     registry: Registry,
     render: RenderMessage,
+    limits: GroupLimits = GROUP_LIMITS,
 ) -> PushResponse:
-    """Apply the mutations in order; each one exactly once, whatever was retried or sent twice."""
+    """Apply the mutations in order; each exactly once, whatever was retried or sent twice."""
     _check_request(request)
     last = await bind_device(open_session, user_id, request.device_id, request.app_version)
     results: list[MutationResult] = []
-    for mutation in request.mutations:
-        for attempt in range(ATTEMPTS):
-            try:
-                async with open_session() as session:
-                    result, last = await _apply_once(
-                        session, user_id, request.device_id, mutation, registry, render
-                    )
-                break
-            except (IntegrityError, OperationalError):
-                # Another push for this device committed first (or SQLite's writer was busy):
-                # the next attempt sees its result instead of applying the mutation again.
-                if attempt == ATTEMPTS - 1:
-                    raise SyncRefused(503, "busy", "The server is busy; try again.", last) from None
-        results.append(result)
+    pending, group, failures = list(request.mutations), limits, 0
+    while pending:
+        try:
+            async with open_session() as session:
+                done, last = await _apply_group(
+                    session, user_id, request.device_id, pending, registry, render, group
+                )
+        except (IntegrityError, OperationalError):
+            # Another push for this device committed first (or SQLite's writer was busy): the next
+            # attempt sees its results instead of applying the mutations again. It runs the
+            # mutation that failed in a transaction of its own, so one that keeps failing holds
+            # back nothing before it.
+            failures += 1
+            if failures == ATTEMPTS:
+                raise SyncRefused(503, "busy", "The server is busy; try again.", last) from None
+            group = dataclasses.replace(limits, size=1)
+            continue
+        results += done
+        pending, group, failures = pending[len(done) :], limits, 0
     return PushResponse(last_mutation_id=last, results=results)

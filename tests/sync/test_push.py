@@ -8,13 +8,15 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from server.accounts.models import Account
 from server.errors import Message
-from server.leads.models import Lead
+from server.leads.models import Lead, LeadStatus
 from server.users.models import Role
 from server.visits.models import Visit, VisitStatus
 from sync import push as pushing
 from sync.models import Device, MutationRecord
 from sync.protocol import SCHEMA_VERSION, Mutation, PushRequest
+from sync.registry import Registry
 from tests.conftest import sign_in
 from tests.factories import make_account, make_team, make_user
 
@@ -140,6 +142,87 @@ async def test_refusals_are_in_the_reps_language(client, db, rep, shop) -> None:
     fields = answer.json()["results"][0]["outcome"]["fields"]
     assert fields["phone"] != "Give a phone number or an email address." and fields["phone"]
     assert await count(db, Lead) == 0
+
+
+async def test_a_change_refused_half_way_leaves_nothing_and_its_neighbours_stand(
+    client, db, rep, shop
+) -> None:
+    """Converting a lead makes its account first; a bad contact id then refuses the conversion.
+    In the same transaction as the mutations around it, the account must go with it."""
+    await sign_in(client, rep.id)
+    lead_id, new_account_id, later_lead_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    capture = {
+        "name": "Sam Patel",
+        "company": "Patel Hardware",
+        "phone": "0161 496 0000",
+        "source": "walk_in",
+    }
+    answer = (await client.post("/sync/push", json=body(
+        uuid.uuid4(),
+        {"id": 1, "name": "leads.capture", "args": {"id": str(lead_id), **capture}},
+        {"id": 2, "name": "leads.convert", "args": {"lead_id": str(lead_id), "new_account_id": str(new_account_id),
+                                                   "new_contact_id": "not-an-id"}},
+        {"id": 3, "name": "leads.capture", "args": {**capture, "id": str(later_lead_id), "name": "Ann Lee",
+                                                   "phone": "0161 496 0001"}},
+    ))).json()  # fmt: skip
+    assert [r["status"] for r in answer["results"]] == ["applied", "rejected", "applied"]
+    assert await db.get(Account, new_account_id) is None  # made, then rolled back with its refusal
+    assert (await db.get(Lead, lead_id)).status is LeadStatus.OPEN
+    assert await db.get(Lead, later_lead_id) is not None
+
+
+def _failing_registry(app) -> Registry:
+    """The app's commands and one that fails as a server fault would (not a refusal: an exception)."""
+    registry = Registry(dict(app.state["sync_commands"].handlers), dict(app.state["sync_commands"].merges))
+
+    async def fail(*_args) -> None:
+        raise RuntimeError("the database went away")
+
+    registry.register("test.fail", fail)
+    return registry
+
+
+async def test_a_fault_part_way_keeps_the_groups_committed_before_it_and_nothing_after(
+    app, db, rep, shop
+) -> None:
+    """Mutations commit in groups (here of two): a fault in the fourth loses the third with it,
+    and the device is told 2, so it sends 3 and 4 again and nothing is applied twice."""
+    device, visits = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    mutations = [Mutation(id=n + 1, name="visits.plan", args=plan(n + 1, visit_id, shop.id)["args"])
+                 for n, visit_id in enumerate(visits)] + [Mutation(id=4, name="test.fail", args={})]  # fmt: skip
+    request = PushRequest(
+        device_id=device, schema_version=SCHEMA_VERSION, app_version="test", mutations=mutations
+    )
+    limits = pushing.GroupLimits(size=2, seconds=60)
+    with pytest.raises(RuntimeError):
+        await pushing.push(app.state["alchemy"].get_session, rep.id, request, _failing_registry(app), Message.render, limits)  # fmt: skip
+    assert [await db.get(Visit, visit_id) is not None for visit_id in visits] == [True, True, False]
+    assert (await db.get(Device, device, populate_existing=True)).last_mutation_id == 2
+    assert await count(db, MutationRecord) == 2
+
+    retried = PushRequest(
+        device_id=device, schema_version=SCHEMA_VERSION, app_version="test", mutations=mutations[:3]
+    )
+    answer = await pushing.push(app.state["alchemy"].get_session, rep.id, retried, _failing_registry(app), Message.render, limits)  # fmt: skip
+    assert answer.last_mutation_id == 3 and [r.status for r in answer.results] == ["applied"] * 3
+    assert await count(db, Visit) == 3 and await count(db, MutationRecord) == 3
+
+
+async def test_a_push_in_many_groups_applies_each_mutation_once_in_order(app, db, rep, shop) -> None:
+    visit_id = uuid.uuid4()
+    mutations = [Mutation(id=1, name="visits.plan", args=plan(1, visit_id, shop.id)["args"])] + [
+        Mutation(id=n, name="visits.reschedule", args={"visit_id": str(visit_id), "planned_on": f"2026-12-{n:02d}"})
+        for n in range(2, 8)
+    ]  # fmt: skip
+    request = PushRequest(
+        device_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, app_version="test", mutations=mutations
+    )
+    answer = await pushing.push(app.state["alchemy"].get_session, rep.id, request, app.state["sync_commands"],
+                                Message.render, pushing.GroupLimits(size=3, seconds=60))  # fmt: skip
+    assert [r.id for r in answer.results] == list(range(1, 8)) and answer.last_mutation_id == 7
+    assert {r.status for r in answer.results} == {"applied"}
+    assert str((await db.get(Visit, visit_id, populate_existing=True)).planned_on) == "2026-12-07"
+    assert await count(db, MutationRecord) == 7
 
 
 async def test_two_pushes_of_the_same_mutations_at_once_apply_them_once(app, db, rep, shop) -> None:
