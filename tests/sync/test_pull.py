@@ -6,13 +6,19 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+import msgspec
 import pytest
+from sqlalchemy import select, update
 
 from server.accounts import service as accounts
+from server.db import utcnow
+from server.demo import load_demo
 from server.orders import service as orders
-from server.orders.models import OrderStatus
+from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
+from server.quotes.models import Quote
+from server.reminders import service as reminders
 from server.users import service as users
-from server.users.models import Role
+from server.users.models import Role, User
 from sync import pull as pulling
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
@@ -219,6 +225,57 @@ async def test_unknown_cursors_restart_and_devices_stay_with_their_person(client
         "/sync/pull", json={"device_id": str(uuid.uuid4()), "schema_version": 0, "app_version": "x"}
     )
     assert old.status_code == 426
+
+
+async def test_postgresql_writes_each_record_as_the_plain_path_does(app, db, backend) -> None:
+    """On PostgreSQL the database writes each record's JSON itself (`sync.pull._as_json`); every
+    value must reach the device as the plain path (SQLite's, and the reference) writes it."""
+    if backend != "postgresql":
+        pytest.skip("the JSON PostgreSQL writes itself")
+    await load_demo(app.state["alchemy"])
+    # What the demo data may not hold: times on the whole second (no ".000000"), a deleted order
+    # line, and a quote in its second round of approval (the first round's steps stay behind).
+    order = await db.scalar(
+        select(Order).where(Order.ordered_at >= utcnow() - dt.timedelta(days=30)).limit(1)
+    )
+    whole_second = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+    await db.execute(update(Order).where(Order.id == order.id).values(ordered_at=whole_second))
+    await db.execute(
+        update(OrderStatusEvent).where(OrderStatusEvent.order_id == order.id).values(happened_at=whole_second)
+    )
+    await db.execute(
+        update(OrderLine)
+        .where(OrderLine.order_id == order.id, OrderLine.position == 1)
+        .values(deleted_at=whole_second)
+    )
+    waiting = await db.scalar(select(Quote).where(Quote.approval_round == 1).limit(1))
+    await db.execute(update(Quote).where(Quote.id == waiting.id).values(approval_round=2))
+    admin = await db.scalar(select(User).where(User.role == Role.ADMIN).limit(1))
+    await reminders.remind(db, admin, "Call back", dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC))
+    await db.commit()
+
+    for kind in pulling.KINDS:
+        ids = list(
+            await db.scalars(
+                select(kind.model.id).where(kind.scope(admin)).order_by(kind.model.id).limit(400)
+            )
+        )
+        if kind.name == "orders":
+            ids.append(order.id)
+        plain = {record_id: data for record_id, _, data in await pulling._rows(db, admin, kind, ids)}
+        written = {record_id: data for record_id, _, data in await pulling._records(db, admin, kind, ids)}
+        assert written.keys() == plain.keys() and plain, kind.name
+        for record_id, data in written.items():
+            assert msgspec.json.decode(data) == msgspec.json.decode(msgspec.json.encode(plain[record_id])), (
+                kind.name
+            )
+
+    kinds = {kind.name: kind for kind in pulling.KINDS}
+    edited = msgspec.json.decode((await pulling._records(db, admin, kinds["orders"], [order.id]))[0][2])
+    assert edited["ordered_at"] == edited["timeline"][0]["at"] == "2026-11-20T09:30:00Z"
+    assert 1 not in [line["position"] for line in edited["lines"]]
+    second_round = (await pulling._records(db, admin, kinds["quotes"], [waiting.id]))[0][2]
+    assert msgspec.json.decode(second_round)["approvals"] == []
 
 
 async def test_a_pull_reports_which_pushed_mutations_it_includes(client, db, world) -> None:
