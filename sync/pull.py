@@ -107,16 +107,17 @@ def _columns(kind: Kind) -> list[Any]:
     return [table.c[name] for name in names]
 
 
-def _among(session: AsyncSession, column: Any, ids: list[uuid.UUID]) -> ColumnElement[bool]:
-    """`column IN ids`. PostgreSQL gets the ids as one array parameter: a list of thousands of
-    parameters, each rendered and converted on its own, cost as much as reading the records."""
+def _among(session: AsyncSession, column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """`column IN ids` (ids as the client views hold them: text). PostgreSQL gets them as one array
+    parameter: a list of thousands of parameters, each rendered and converted on its own, cost as
+    much as reading the records."""
     if session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(PG_UUID(as_uuid=True))))
+        return column == any_(bindparam("ids", ids, type_=ARRAY(PG_UUID(as_uuid=False))))
     return column.in_(ids)
 
 
 async def _records(
-    session: AsyncSession, actor: User, kind: Kind, ids: list[uuid.UUID]
+    session: AsyncSession, actor: User, kind: Kind, ids: list[str]
 ) -> list[tuple[str, int, Any]]:
     """(id, version, data) of those of these records the person may see now."""
     if session.bind.dialect.name == "postgresql":
@@ -125,9 +126,7 @@ async def _records(
     return await _rows(session, actor, kind, ids)
 
 
-async def _rows(
-    session: AsyncSession, actor: User, kind: Kind, ids: list[uuid.UUID]
-) -> list[tuple[str, int, Any]]:
+async def _rows(session: AsyncSession, actor: User, kind: Kind, ids: list[str]) -> list[tuple[str, int, Any]]:
     """The records read as plain rows: the ORM's identity map and relationships cost more than all
     the rest of a first sync."""
     query = select(*_columns(kind)).where(_among(session, kind.model.id, ids), kind.scope(actor))
@@ -143,9 +142,7 @@ async def _rows(
     return records
 
 
-async def _part_rows(
-    session: AsyncSession, part: Part, ids: list[uuid.UUID]
-) -> dict[str, list[dict[str, Any]]]:
+async def _part_rows(session: AsyncSession, part: Part, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     column = part.table.c
     query = select(column[part.parent], *(column[name] for _, name in part.fields)).where(
         _among(session, column[part.parent], ids), *_part_where(part)
@@ -199,7 +196,7 @@ def _json_array(part: Part, parent: Table) -> Any:
     return cast(array, JSON)
 
 
-def _as_json(session: AsyncSession, actor: User, kind: Kind, ids: list[uuid.UUID]) -> Any:
+def _as_json(session: AsyncSession, actor: User, kind: Kind, ids: list[str]) -> Any:
     table = kind.model.__table__
     fields = [_json_value(column).label(column.key) for column in _columns(kind)]
     fields += [_json_array(part, table).label(part.name) for part in kind.parts]
@@ -406,7 +403,7 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
             budget -= len(wanted)
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start : start + CHUNK]
-                found = await _records(session, actor, kind, [uuid.UUID(record_id) for record_id in chunk])
+                found = await _records(session, actor, kind, chunk)
                 for record_id, version, data in found:
                     changes.append(Change(kind=kind.name, op="put", id=record_id, data=data))
                     kept[record_id] = has[record_id] = version

@@ -255,13 +255,10 @@ async def test_postgresql_writes_each_record_as_the_plain_path_does(app, db, bac
     await db.commit()
 
     for kind in pulling.KINDS:
-        ids = list(
-            await db.scalars(
-                select(kind.model.id).where(kind.scope(admin)).order_by(kind.model.id).limit(400)
-            )
-        )
+        query = select(kind.model.id).where(kind.scope(admin)).order_by(kind.model.id).limit(400)
+        ids = [str(record_id) for record_id in await db.scalars(query)]
         if kind.name == "orders":
-            ids.append(order.id)
+            ids.append(str(order.id))
         plain = {record_id: data for record_id, _, data in await pulling._rows(db, admin, kind, ids)}
         written = {record_id: data for record_id, _, data in await pulling._records(db, admin, kind, ids)}
         assert written.keys() == plain.keys() and plain, kind.name
@@ -271,10 +268,10 @@ async def test_postgresql_writes_each_record_as_the_plain_path_does(app, db, bac
             )
 
     kinds = {kind.name: kind for kind in pulling.KINDS}
-    edited = msgspec.json.decode((await pulling._records(db, admin, kinds["orders"], [order.id]))[0][2])
+    edited = msgspec.json.decode((await pulling._records(db, admin, kinds["orders"], [str(order.id)]))[0][2])
     assert edited["ordered_at"] == edited["timeline"][0]["at"] == "2026-11-20T09:30:00Z"
     assert 1 not in [line["position"] for line in edited["lines"]]
-    second_round = (await pulling._records(db, admin, kinds["quotes"], [waiting.id]))[0][2]
+    second_round = (await pulling._records(db, admin, kinds["quotes"], [str(waiting.id)]))[0][2]
     assert msgspec.json.decode(second_round)["approvals"] == []
 
 
