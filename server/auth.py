@@ -62,7 +62,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     sync, the service worker keeping pages), and a request that only read the session would then
     write back the copy it loaded over what another one had just stored: a one-time message set
     by a form was lost that way. Unchanged sessions are still written now and then, so that an
-    active person's session does not expire.
+    active person's session does not expire. Nor is a session written back, or its cookie sent,
+    once another request signed the person in (a new id) or out.
     """
 
     def get_session_id(self, connection: ASGIConnection) -> str:
@@ -75,16 +76,26 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         return data
 
     async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
-        # Anonymous visitors with nothing to keep get no session row and no cookie.
-        if (scope_session is Empty or not scope_session) and not connection.cookies.get(self.config.key):
-            return
         state = connection.scope.get("state", {})
-        if scope_session is not Empty and scope_session:
-            if not state.get(_FRESH_SESSION_ID) and scope_session == state.get(_LOADED_SESSION):
-                if time.time() - scope_session.get(_RENEWED_AT, 0) < SESSION_RENEWAL_SECONDS:
-                    return
+        loaded = state.get(_LOADED_SESSION)
+        nothing_to_keep = scope_session is Empty or not scope_session
+        # Nothing to keep and nothing was kept: no session row and no cookie. Above all not the
+        # cookie the request came with: it may name the session a sign-in has just replaced (the
+        # service worker asks for pages in the background), and would sign the person out again.
+        if nothing_to_keep and not loaded:
+            return
+        if loaded and not state.get(_FRESH_SESSION_ID):
+            if scope_session == loaded and time.time() - loaded.get(_RENEWED_AT, 0) < SESSION_RENEWAL_SECONDS:
+                return
+            if not await self._still_kept(connection):
+                return  # signed in or out on another request meanwhile: this copy would undo that
+        if not nothing_to_keep:
             scope_session[_RENEWED_AT] = int(time.time())
         await super().store_in_message(scope_session, message, connection)
+
+    async def _still_kept(self, connection: ASGIConnection) -> bool:
+        store = self.config.get_store_from_app(connection.scope["app"])
+        return await store.exists(self.get_session_id(connection))
 
 
 class RotatingSessionConfig(ServerSideSessionConfig):

@@ -453,6 +453,24 @@ def expect_synced(page: Page) -> None:
     expect(status(page)).not_to_contain_text("waiting")
 
 
+SYNCED_SINCE_PAGE_OPENED = """(userId) => FieldbookStore.open(userId).then(async (db) => {
+  const meta = await FieldbookStore.getMeta(db); db.close();
+  return Boolean(meta.last_sync_at) && Date.parse(meta.last_sync_at) > performance.timeOrigin; })"""
+
+
+def wait_for_page_sync(page: Page, person: Person) -> None:
+    """Wait until the sync the page started as it opened has finished.
+
+    Cut the network while it runs and its next request finds no network: the sync takes that as
+    "offline", but Chromium logs the failed load as a console error all the same.
+    """
+    poll(
+        page,
+        f"({SYNCED_SINCE_PAGE_OPENED})({str(person.id)!r})",
+        message=f"the sync {page.url} started as it opened did not finish",
+    )
+
+
 def ready_for_the_road(phone: Phone, person: Person, next_path: str = "/") -> None:
     """Signed in, the service worker in control, the first sync done and the briefcase (/sync,
     what the phone draws its pages with offline) kept."""

@@ -25,7 +25,14 @@ from server.reminders import vapid
 from server.reminders.dispatcher import Dispatcher
 from server.reminders.models import Reminder
 from server.users.models import User
-from tests.browser.conftest import BAKERY, run_async, run_db, sign_in, wait_for_service_worker
+from tests.browser.conftest import (
+    BAKERY,
+    run_async,
+    run_db,
+    sign_in,
+    wait_for_page_sync,
+    wait_for_service_worker,
+)
 from tests.browser.test_offline import held, sync_now
 from tests.reminders.push_service import PushService, check_claims
 
@@ -125,6 +132,7 @@ def test_a_due_reminder_shows_as_a_notification_whose_actions_work(open_phone, s
 
     # No signal: "Snooze 1 h" waits in the phone's outbox and reaches the server once it is back.
     was_due = run_db(settings.database_url, due_at)
+    wait_for_page_sync(page, seed.rep)  # the record's page synced as it opened
     phone.context.set_offline(True)
     deliver()
     worker.evaluate(CLICK, "snooze")
@@ -166,6 +174,7 @@ def test_reminders_are_on_the_phone_and_done_offline_reaches_the_server(open_pho
     _wait_for(page, lambda: page.evaluate(
         "(id) => FieldbookStore.open(id).then(async (db) => { const n = await db.countFromIndex('records', 'kind', 'reminders'); db.close(); return n; })",
         str(seed.rep.id)) == 2)  # fmt: skip
+    wait_for_page_sync(page, seed.rep)  # the page may have been reloaded to come under the worker
 
     phone.context.set_offline(True)
     page.goto("/reminders")

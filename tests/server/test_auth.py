@@ -125,6 +125,34 @@ async def test_signing_in_is_recorded_through_the_users_command(client, db) -> N
     assert event is not None and event.actor_id == user.id
 
 
+def _start_held_request(app, client, method: str, path: str, body: bytes, headers: dict[str, str]):
+    """Send a request straight to the app with the client's cookies, holding its body back until
+    `release` is set: by then its session is loaded, as for a request that is still on its way in.
+    Returns (the running request, release, the ASGI messages it sent)."""
+    cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    release = threading.Event()
+
+    async def receive() -> dict:
+        await anyio.to_thread.run_sync(release.wait)
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    raw_headers = [(b"host", b"127.0.0.1:8000"), (b"cookie", cookies.encode())]
+    raw_headers += [(name.encode(), value.encode()) for name, value in headers.items()]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": raw_headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    # On the test client's own event loop, beside the requests the client sends.
+    running = asyncio.wrap_future(client.blocking_portal.start_task_soon(app, scope, receive, send))
+    return running, release, sent
+
+
 async def test_a_request_that_only_reads_the_session_does_not_undo_a_message_set_meanwhile(
     app, client, db
 ) -> None:
@@ -133,27 +161,8 @@ async def test_a_request_that_only_reads_the_session_does_not_undo_a_message_set
     user = await make_user(db)
     account = await make_account(db, user, name="Mossley Mill Deli")
     token = await sign_in(client, user.id)
-    cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-    body_sent = threading.Event()
-
-    async def receive() -> dict:
-        # By now the session is loaded; the handler waits for its body.
-        await anyio.to_thread.run_sync(body_sent.wait)
-        return {"type": "http.request", "body": b'{"device_id": "not-a-device"}', "more_body": False}
-
-    sent: list[dict] = []
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/sync/pull", "raw_path": b"/sync/pull", "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"), (b"cookie", cookies.encode())],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-    }  # fmt: skip
-    # On the test client's own event loop, beside the requests the client sends.
-    slow_sync = asyncio.wrap_future(client.blocking_portal.start_task_soon(app, scope, receive, send))
+    body, headers = b'{"device_id": "not-a-device"}', {"content-type": "application/json"}
+    slow_sync, body_sent, sent = _start_held_request(app, client, "POST", "/sync/pull", body, headers)
     await asyncio.sleep(0.2)
     assert not slow_sync.done()
 
@@ -168,3 +177,29 @@ async def test_a_request_that_only_reads_the_session_does_not_undo_a_message_set
 
     page = await client.get(f"/accounts/{account.id}")
     assert "Account Mossley Mill Deli saved." in page.text
+
+
+async def test_a_request_that_finishes_after_sign_out_does_not_sign_the_person_in_again(
+    app, client, db
+) -> None:
+    """A form posted just before signing out (in another tab) changes the session it loaded (its
+    "saved" message); writing that copy back would bring the ended session back to life."""
+    user = await make_user(db)
+    account = await make_account(db, user, name="Mossley Mill Deli")
+    token = await sign_in(client, user.id)
+    session_id = session_cookie(client)
+    slow_save, body_sent, sent = _start_held_request(
+        app, client, "POST", f"/accounts/{account.id}/edit", b"name=Mossley+Mill+Deli&city=Mossley",
+        {"content-type": "application/x-www-form-urlencoded", "x-csrftoken": token},
+    )  # fmt: skip
+    await asyncio.sleep(0.2)
+    assert not slow_save.done()
+
+    assert (await client.post("/auth/logout", data={"_csrf_token": token})).status_code == 303
+    body_sent.set()
+    await slow_save
+    assert sent[0]["status"] == 303
+    cookies = [value for name, value in sent[0]["headers"] if name == b"set-cookie"]
+    assert not any(b"fieldbook_session" in cookie for cookie in cookies)  # not the ended session's id
+    client.cookies.set("fieldbook_session", session_id)
+    assert (await client.get("/more", headers={"Accept": "text/html"})).status_code == 303

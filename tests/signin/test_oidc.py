@@ -75,6 +75,26 @@ async def test_a_page_asked_for_while_away_at_the_provider_does_not_end_the_sign
     assert "Mei Chen" in (await client.get("/more")).text
 
 
+async def test_a_page_asked_for_before_the_sign_in_and_answered_after_it_leaves_the_new_session(
+    client, db, iam_server
+) -> None:
+    """The service worker keeps pages in the background; one it asked for with the session of the
+    sign-in in progress may be answered after the sign-in replaced that session. Its answer
+    must not point the browser back at the old session: that signed the person out again."""
+    person = make_person(iam_server, formatted_name="Mei Chen")
+    callback = await provider_redirect(client, iam_server, person)
+    old_id = client.cookies.get("fieldbook_session")
+    assert (await client.get(callback_path(callback))).status_code == 303
+    new_id = client.cookies.get("fieldbook_session")
+
+    client.cookies.set("fieldbook_session", old_id)
+    for path in ("/auth/login", "/sync"):
+        late = await client.get(path, headers={"X-Fieldbook-Background": "1"})
+        assert "fieldbook_session" not in late.headers.get("set-cookie", ""), path
+    client.cookies.set("fieldbook_session", new_id)
+    assert "Mei Chen" in (await client.get("/more")).text
+
+
 async def test_replaying_the_callback_signs_nobody_in(client, db, iam_server) -> None:
     person = make_person(iam_server)
     callback = callback_path(await provider_redirect(client, iam_server, person))
