@@ -237,7 +237,14 @@ KINDS = (
     Kind("contacts", Contact),
     Kind("visits", Visit),
     Kind("leads", Lead),
-    Kind("orders", Order, parts=ORDER_PARTS),
+    # An order as the phone shows it, without the three timestamps it never reads (10,000 orders
+    # carried 1 MB of them).
+    Kind(
+        "orders",
+        Order,
+        ("id", "version", "number", "account_id", "customer_po", "status", "ordered_at", "currency", "total"),
+        parts=ORDER_PARTS,
+    ),
     Kind("products", Product),
     Kind("approval_rules", ApprovalRule),
     Kind("quotes", Quote, parts=QUOTE_PARTS),
