@@ -121,8 +121,8 @@ async def _records(
 ) -> list[tuple[str, int, Any]]:
     """(id, version, data) of those of these records the person may see now."""
     if session.bind.dialect.name == "postgresql":
-        query = _as_json(session, actor, kind, ids)
-        return [(str(record_id), version, msgspec.Raw(data.encode())) for record_id, version, data in await session.execute(query)]  # fmt: skip
+        rows = await session.execute(_as_json(session, actor, kind, ids))
+        return [(str(record_id), version, msgspec.Raw(data)) for record_id, version, data in rows]
     return await _rows(session, actor, kind, ids)
 
 
@@ -143,6 +143,7 @@ async def _rows(session: AsyncSession, actor: User, kind: Kind, ids: list[str]) 
 
 
 async def _part_rows(session: AsyncSession, part: Part, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The part's rows of each of these records, in order, by record id."""
     column = part.table.c
     query = select(column[part.parent], *(column[name] for _, name in part.fields)).where(
         _among(session, column[part.parent], ids), *_part_where(part)
