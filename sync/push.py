@@ -269,14 +269,14 @@ async def push(
                 )
         except (IntegrityError, OperationalError):
             # Another push for this device committed first (or SQLite's writer was busy): the next
-            # attempt sees its results instead of applying the mutations again. It runs the
-            # mutation that failed in a transaction of its own, so one that keeps failing holds
-            # back nothing before it.
+            # attempt sees its results instead of applying the mutations again. The rest of this
+            # push runs a transaction per mutation, so one that keeps failing holds back nothing
+            # before it.
             failures += 1
             if failures == ATTEMPTS:
                 raise SyncRefused(503, "busy", "The server is busy; try again.", last) from None
             group = dataclasses.replace(limits, size=1)
             continue
         results += done
-        pending, group, failures = pending[len(done) :], limits, 0
+        pending, failures = pending[len(done) :], 0
     return PushResponse(last_mutation_id=last, results=results)

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from server.accounts.models import Account
 from server.errors import Message
@@ -171,12 +172,12 @@ async def test_a_change_refused_half_way_leaves_nothing_and_its_neighbours_stand
     assert await db.get(Lead, later_lead_id) is not None
 
 
-def _failing_registry(app) -> Registry:
+def _failing_registry(app, fault: Exception | None = None) -> Registry:
     """The app's commands and one that fails as a server fault would (not a refusal: an exception)."""
     registry = Registry(dict(app.state["sync_commands"].handlers), dict(app.state["sync_commands"].merges))
 
     async def fail(*_args) -> None:
-        raise RuntimeError("the database went away")
+        raise fault or RuntimeError("the database went away")
 
     registry.register("test.fail", fail)
     return registry
@@ -206,6 +207,24 @@ async def test_a_fault_part_way_keeps_the_groups_committed_before_it_and_nothing
     answer = await pushing.push(app.state["alchemy"].get_session, rep.id, retried, _failing_registry(app), Message.render, limits)  # fmt: skip
     assert answer.last_mutation_id == 3 and [r.status for r in answer.results] == ["applied"] * 3
     assert await count(db, Visit) == 3 and await count(db, MutationRecord) == 3
+
+
+async def test_a_mutation_that_keeps_losing_a_race_holds_back_nothing_before_it(app, db, rep, shop) -> None:
+    """A conflict on commit (another tab's push, SQLite's busy writer) is tried again, the rest of
+    the push a mutation at a time: the ones before the stubborn one are applied and acknowledged."""
+    device, visits = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    mutations = [Mutation(id=n + 1, name="visits.plan", args=plan(n + 1, visit_id, shop.id)["args"])
+                 for n, visit_id in enumerate(visits)] + [Mutation(id=4, name="test.fail", args={})]  # fmt: skip
+    request = PushRequest(
+        device_id=device, schema_version=SCHEMA_VERSION, app_version="test", mutations=mutations
+    )
+    race = IntegrityError("INSERT INTO sync_mutations ...", {}, Exception("duplicate key"))
+    with pytest.raises(pushing.SyncRefused) as refused:
+        await pushing.push(app.state["alchemy"].get_session, rep.id, request, _failing_registry(app, race),
+                           Message.render, pushing.GroupLimits(size=50, seconds=60))  # fmt: skip
+    assert (refused.value.status_code, refused.value.last_mutation_id) == (503, 3)
+    assert all([await db.get(Visit, visit_id) is not None for visit_id in visits])
+    assert (await db.get(Device, device, populate_existing=True)).last_mutation_id == 3
 
 
 async def test_a_push_in_many_groups_applies_each_mutation_once_in_order(app, db, rep, shop) -> None:
