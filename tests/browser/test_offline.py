@@ -160,6 +160,24 @@ def rep_phone(open_phone: Callable[..., Phone]) -> Phone:
     )
 
 
+# Start drawing the page again, with its read of the conflicts held back 1.5 s after it is made.
+SLOW_DRAW_OF_CONFLICTS = """async () => {
+  const database = await Briefcase.db();
+  const getAll = database.getAll.bind(database);
+  let slow = true;
+  database.getAll = async (store, ...rest) => {
+    const found = await getAll(store, ...rest);
+    if (store === "conflicts" && slow) {
+      slow = false;
+      await new Promise((done) => setTimeout(done, 1500));
+    }
+    return found;
+  };
+  window.slowDrawEnded = false;
+  Briefcase.draw().then(() => { window.slowDrawEnded = true; });
+}"""
+
+
 def sync_now(page: Page) -> None:
     """On /sync, tap "Sync now" (back online, nothing else would start a sync here and now)."""
     if not page.url.endswith("/sync"):
@@ -370,8 +388,13 @@ def test_an_offline_edit_that_conflicts_shows_and_the_rep_chooses(
         ]
     )
 
+    # A draw that read the conflicts just before the rep chose, and ends after (as when a sync
+    # finishes while the rep taps), must not put the resolved conflict back.
+    page.evaluate(SLOW_DRAW_OF_CONFLICTS)
     page.get_by_role("button", name="Keep “Bolton” for City").click()
     expect(section_after(page, "Conflicts")).to_have_text("No conflicts.")
+    page.wait_for_function("() => window.slowDrawEnded === true")
+    assert section_after(page, "Conflicts").inner_text() == "No conflicts."
     expect(status(page)).to_have_text(re.compile(r"^Online · Synced [^·]+$"))
     open_sync_page(page)
     expect(section_after(page, "Conflicts")).to_have_text("No conflicts.")

@@ -118,11 +118,16 @@
     return draw({ focus: true });
   }
 
+  // Draws overlap (a sync finishes while the rep taps): only the latest one paints, or a slow
+  // earlier one would put back what the rep has just changed (a conflict they resolved).
+  let latestDraw = 0;
   async function draw({ focus = false } = {}) {
     if (wiped) return;
+    const thisDraw = ++latestDraw;
     const url = new URL(location.href);
     const match = routes.map((r) => ({ r, m: url.pathname.match(r.pattern) })).find(({ m }) => m);
     const page = match ? await match.r.draw(await db(), match.m.slice(1), url.searchParams) : unavailable();
+    if (thisDraw !== latestDraw) return;
     const banner = url.pathname === "/sync" ? null : h("p", { class: "alert offline-banner", role: "note" }, t("offline_banner"));
     root.replaceChildren(...[banner, page].filter(Boolean));
     markCurrentSection(url.pathname);
