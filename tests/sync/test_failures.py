@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -54,6 +56,25 @@ async def push(client, device: uuid.UUID, *mutations: dict) -> dict:
     response = await client.post("/sync/push", json=body(device, *mutations))
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@asynccontextmanager
+async def signed_in_on_this_loop(app, person) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as `person` whose requests really overlap (the app runs on this event
+    loop), and whose server errors come back as 500s instead of being raised."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client,
+    ):
+        await sign_in(client, person.id)
+        yield client
+
+
+def assert_answered(answers: list[httpx.Response]) -> None:
+    """Every request of a race was answered: done, or "busy, try again" in the protocol's JSON."""
+    assert all(answer.status_code == 200 or (answer.status_code == 503 and answer.json()["code"] == "busy")
+               for answer in answers), sorted({answer.status_code for answer in answers})  # fmt: skip
 
 
 async def pull(client, device: uuid.UUID, cursor: str | None = None) -> dict:
@@ -286,12 +307,7 @@ async def test_a_pull_that_overlaps_the_same_devices_push_is_answered(app, db, w
     The app keeps to one flusher with a Web Lock, but the server may not count on it: a pull the
     server cannot answer now must be a 503 with the protocol's JSON, as a push would be."""
     shop = world["shop"]
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client,
-    ):
-        await sign_in(client, world["rita"].id)
+    async with signed_in_on_this_loop(app, world["rita"]) as client:
         device = uuid.uuid4()
         pulled = await pull(client, device)
         answers = []
@@ -302,19 +318,13 @@ async def test_a_pull_that_overlaps_the_same_devices_push_is_answered(app, db, w
             pulling = client.post("/sync/pull", json={"device_id": str(device), "schema_version": SCHEMA_VERSION,
                                                       "app_version": "test", "cursor": pulled["cursor"]})  # fmt: skip
             answers += await asyncio.gather(pushing, pulling)
-    assert all(answer.status_code == 200 or (answer.status_code == 503 and answer.json()["code"] == "busy")
-               for answer in answers), sorted({answer.status_code for answer in answers})  # fmt: skip
+    assert_answered(answers)
 
 
 async def test_two_pulls_of_one_device_at_once_are_both_answered(app, db, world) -> None:
     """A tab and the service worker pulling at the same moment: both pulls number a new client view
     from the same newest one; the one that loses that race is answered from a fresh look, never a 500."""
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client,
-    ):
-        await sign_in(client, world["rita"].id)
+    async with signed_in_on_this_loop(app, world["rita"]) as client:
         device = uuid.uuid4()
         cursor = (await pull(client, device))["cursor"]
         answers = []
@@ -332,8 +342,7 @@ async def test_two_pulls_of_one_device_at_once_are_both_answered(app, db, world)
                 client.post("/sync/pull", json=request), client.post("/sync/pull", json=request)
             )
             cursor = answers[-1].json().get("cursor", cursor)
-    assert all(answer.status_code == 200 or (answer.status_code == 503 and answer.json()["code"] == "busy")
-               for answer in answers), sorted({answer.status_code for answer in answers})  # fmt: skip
+    assert_answered(answers)
     assert sum(answer.status_code == 200 for answer in answers) >= 10
 
 
