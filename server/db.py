@@ -7,6 +7,7 @@ import enum
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,8 +103,17 @@ async def purge_expired_store_items(session: AsyncSession) -> int:
     return result.rowcount or 0
 
 
+HELD_VERSIONS = "fieldbook.held_versions"  # the session.info key of `versions_held`
+
+
 async def next_version(session: AsyncSession) -> int:
-    """Take the next change-sequence value; every command calls this once before it writes."""
+    """Take the next change-sequence value; every command calls this once before it writes.
+
+    Inside `versions_held(session)` only the first call reads the counter; later ones count on."""
+    held: HeldVersions | None = session.info.get(HELD_VERSIONS)
+    if held is not None and held.last is not None:
+        held.last += 1
+        return held.last
     result = await session.execute(
         update(ChangeCounter)
         .where(ChangeCounter.id == 1)
@@ -113,7 +123,33 @@ async def next_version(session: AsyncSession) -> int:
     value = result.scalar_one_or_none()
     if value is None:  # a database created without migrations (only possible by hand)
         raise RuntimeError("change_counter is empty: run `fieldbook database upgrade`")
+    if held is not None:
+        held.taken = held.last = value
     return value
+
+
+@dataclass
+class HeldVersions:
+    taken: int | None = None  # what the database handed out
+    last: int | None = None  # the last value handed out since
+
+
+@asynccontextmanager
+async def versions_held(session: AsyncSession) -> AsyncIterator[None]:
+    """Many commands in one transaction (a sync push's group) take the change counter once.
+
+    The first `next_version` takes a value from the database, which locks the counter's row until
+    the transaction ends, so no one else can take one meanwhile: later values are counted on in
+    memory and the last is written back on leaving. Not for work with savepoints: rolling one
+    back would release that lock. Leave it before the commit.
+    """
+    held = session.info[HELD_VERSIONS] = HeldVersions()
+    try:
+        yield
+    finally:
+        del session.info[HELD_VERSIONS]
+    if held.last is not None and held.last != held.taken:
+        await session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=held.last))
 
 
 async def current_version(session: AsyncSession) -> int:

@@ -18,6 +18,7 @@ mutation in a savepoint of its own, so only the refused one is undone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from server.db import OpenSession, utcnow
+from server.db import OpenSession, utcnow, versions_held
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.users.models import User
@@ -241,21 +242,23 @@ async def _apply_group(
     actor = await session.get(User, user_id)
     if actor is None or not actor.is_active or actor.deleted_at is not None:
         raise SyncRefused(401, "signed_out", "This account is no longer active.", last)
-    for mutation in new:
-        received_at = utcnow()
-        if savepoints:
-            status, outcome = await _apply_in_savepoint(session, actor, device_id, mutation, registry, render, received_at)  # fmt: skip
-        else:
-            status, outcome = "applied", await _apply(session, actor, device_id, mutation, registry, received_at)  # fmt: skip
-        # Added now, not with the group's last: the merge of a later edit in this group must know
-        # this one's version for the device's own.
-        session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
-                                   status=status, outcome=outcome, received_at=received_at,
-                                   record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
-        results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
-        last = mutation.id
-        if time.monotonic() - started >= limits.seconds:
-            break
+    # Without savepoints, the group takes the change counter once (see server.db.versions_held).
+    async with contextlib.nullcontext() if savepoints else versions_held(session):
+        for mutation in new:
+            received_at = utcnow()
+            if savepoints:
+                status, outcome = await _apply_in_savepoint(session, actor, device_id, mutation, registry, render, received_at)  # fmt: skip
+            else:
+                status, outcome = "applied", await _apply(session, actor, device_id, mutation, registry, received_at)  # fmt: skip
+            # Added now, not with the group's last: the merge of a later edit in this group must know
+            # this one's version for the device's own.
+            session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
+                                       status=status, outcome=outcome, received_at=received_at,
+                                       record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
+            results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
+            last = mutation.id
+            if time.monotonic() - started >= limits.seconds:
+                break
     await session.execute(
         update(Device)
         .where(Device.id == device_id)

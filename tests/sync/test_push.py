@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from server.accounts import service as accounts
 from server.accounts.models import Account
 from server.errors import Message
 from server.leads.models import Lead, LeadStatus
@@ -265,6 +266,33 @@ async def test_two_pushes_of_the_same_mutations_at_once_apply_them_once(app, db,
     assert answers and all(answer.last_mutation_id == 2 for answer in answers)
     assert await count(db, Visit) == 1 and await count(db, MutationRecord) == 2
     assert (await db.get(Visit, visit_id)).status is VisitStatus.CHECKED_IN
+
+
+async def test_a_change_after_a_push_is_newer_than_every_change_in_it(client, db, rep, shop) -> None:
+    """A group counts change versions on in memory from one take of the counter; the counter must
+    end past them all, or a later edit at the office would look older than the device's base and
+    the device's next edit would overwrite it without a conflict."""
+    await sign_in(client, rep.id)
+    device = uuid.uuid4()
+
+    def new_phone(number: int, base_version: int) -> dict:
+        args = {"account_id": str(shop.id), "phone": f"0161 496 000{number}"}
+        return {"id": number, "name": "accounts.update", "base_version": base_version, "args": args}
+
+    answer = (await client.post("/sync/push", json=body(device, *[new_phone(n, shop.version) for n in (1, 2, 3)]))).json()  # fmt: skip
+    versions = [result["outcome"]["version"] for result in answer["results"]]
+    assert versions == sorted(set(versions)) and not any(
+        "conflicts" in r["outcome"] for r in answer["results"]
+    )
+    await accounts.update(db, rep, shop.id, {"phone": "0161 496 9999"})  # at the office, afterwards
+    await db.commit()
+    answer = (await client.post("/sync/push", json=body(device, new_phone(4, versions[-1])))).json()
+    conflict = answer["results"][0]["outcome"]["conflicts"][0]
+    assert (conflict["field"], conflict["server"], conflict["yours"]) == (
+        "phone",
+        "0161 496 9999",
+        "0161 496 0004",
+    )
 
 
 async def test_a_device_belongs_to_the_person_it_first_synced_for(client, db, rep, shop) -> None:
