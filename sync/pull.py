@@ -11,6 +11,7 @@ even an id. An unknown cursor (a new device, a pruned view) starts afresh with `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Float,
     Numeric,
+    Select,
     Table,
     Text,
     any_,
@@ -32,12 +35,16 @@ from sqlalchemy import (
     literal,
     select,
     true,
+    union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.sql import visitors
 
 from server.accounts.models import Account
+from server.audit.models import AuditEvent
 from server.auth import visible
 from server.contacts.models import Contact
 from server.db import ChangeCounter, Versioned, current_epoch_and_version, utcnow
@@ -46,7 +53,7 @@ from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
 from server.quotes.models import ApprovalRule, Product, Quote, QuoteApproval, QuoteLine
 from server.reminders.models import Reminder
-from server.users.models import User
+from server.users.models import Role, User
 from server.visits.models import Visit
 from sync.models import ClientView, Device
 from sync.protocol import Change, PullRequest, PullResponse
@@ -67,6 +74,8 @@ QUOTE_LINE_FIELDS = ("position", "product_id", "code", "name", "unit", "list_pri
                      "discount_percent", "amount")  # fmt: skip
 APPROVAL_FIELDS = ("id", "quote_id", "step", "level", "status", "revision", "reasons", "waiting_since",
                    "decided_by_id", "decided_at", "comment")  # fmt: skip
+# Changes since a client view beyond which a quiet pull stops checking them one by one (`_out_of_reach`).
+SHORTCUT_LIMIT = 200
 # Records read with one statement (bound parameters stay well under every database's limit).
 CHUNK = 500
 
@@ -333,29 +342,111 @@ def _cursor_parts(cursor: str | None) -> tuple[int, int] | None:
 
 
 async def _quiet(session: AsyncSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse | None:
-    """The commonest pull, answered with one read: an active person's own device whose cursor
-    names a client view made when the change counter stood where it stands now. Nothing has
-    changed anywhere since, so nothing is new; anything else is left to the whole pull."""
+    """The commonest pulls, answered without working out the person's scope: an active person's own
+    device whose cursor names a whole client view (not a page of one), and
+
+    - the change counter stands where it stood when the view was made: nothing has changed
+      anywhere since (one read); or
+    - what changed since touched nothing the person may see, now or then (`_out_of_reach`); the
+      view then records the counter, so the next pull is the first kind.
+
+    Anything else is left to the whole pull."""
     parts = _cursor_parts(request.cursor)
     if parts is None:
         return None
     epoch, number = parts
     found = (
         await session.execute(
-            select(Device.last_mutation_id)
+            select(Device.last_mutation_id, ClientView.high_water, ChangeCounter.value.label("counter"), User)
             .join(User, User.id == Device.user_id)
             .join(ChangeCounter, ChangeCounter.id == 1)
             .join(ClientView, (ClientView.device_id == Device.id) & (ClientView.cursor == number))
             .where(
                 Device.id == request.device_id, Device.user_id == actor_id, User.is_active.is_(True),
-                User.deleted_at.is_(None), ChangeCounter.epoch == epoch, ClientView.high_water == ChangeCounter.value,
+                User.deleted_at.is_(None), ChangeCounter.epoch == epoch, ClientView.high_water > 0,
             )
         )
     ).first()  # fmt: skip
     if found is None:
         return None
+    if found.high_water != found.counter:
+        if not await _out_of_reach(session, found.User, found.high_water):
+            return None
+        # Only forward: a pull of the same view that read a later counter may have been first.
+        await session.execute(
+            update(ClientView)
+            .where(ClientView.device_id == request.device_id, ClientView.cursor == number,
+                   ClientView.high_water < found.counter)
+            .values(high_water=found.counter)
+        )  # fmt: skip
+        await session.commit()
     return PullResponse(cursor=request.cursor or "", last_mutation_id=found.last_mutation_id, changes=[],
                         reset=False, more=False, remaining=0)  # fmt: skip
+
+
+@functools.cache
+def _reach(role: Role, in_a_team: bool) -> dict[str, frozenset[str]]:
+    """Per table, the columns whose values decide which records a person may see: every column the
+    kinds' scopes read (the records' own, their accounts', their owners', the teams one leads).
+    They are the same for everyone of a role; only the values differ."""
+    someone = User(id=uuid.UUID(int=0), role=role, team_id=uuid.UUID(int=1) if in_a_team else None)
+    reach: dict[str, set[str]] = {}
+    for kind in KINDS:
+        for element in visitors.iterate(kind.scope(someone)):
+            if isinstance(element, Column) and isinstance(element.table, Table):
+                reach.setdefault(element.table.name, set()).add(element.name)
+    return {name: frozenset(columns) for name, columns in reach.items()}
+
+
+@functools.cache
+def _changed_since(names: tuple[str, ...]) -> Select[Any]:
+    """(kind, id, version) of each row of these tables changed after the bound `since`."""
+    tables = [table for table in Versioned.metadata.sorted_tables if table.name in names]
+    changed = union_all(*(
+        select(literal(table.name).label("kind"), table.c.id, table.c.version).where(table.c.version > bindparam("since"))
+        for table in tables
+    )).subquery()  # fmt: skip
+    return select(changed).limit(SHORTCUT_LIMIT + 1)
+
+
+async def _out_of_reach(session: AsyncSession, actor: User, since: int) -> bool:
+    """Whether every change since the counter stood at `since` is out of the actor's reach: so
+    the records the actor may see are exactly those they might see then (a view made then holds
+    them all), and none of them changed.
+
+    Each record changed since must be one the actor may not see now and, by its audit trail
+    (every command leaves one), one whose change touched none of the columns that decide reach,
+    so the actor could not see it then either; and no change may touch a table that decides
+    reach without being a kind (who leads which team). Unsure (many changes, a change the audit
+    trail does not show), it answers no and the whole pull decides. One thing is left for the whole
+    pull as for the first kind of quiet pull: orders that age past ORDERS_ON_DEVICE meanwhile.
+    """
+    reach, kinds = (
+        _reach(actor.role, actor.team_id is not None),
+        {kind.model.__tablename__: kind for kind in KINDS},
+    )
+    rows = (await session.execute(_changed_since(tuple(sorted(reach.keys() | kinds.keys()))), {"since": since})).all()  # fmt: skip
+    if len(rows) > SHORTCUT_LIMIT or any(row.kind not in kinds for row in rows):
+        return False
+    if not rows:
+        return True
+    latest = {(row.kind, row.id): row.version for row in rows}
+    for name in {row.kind for row in rows}:
+        model = kinds[name].model
+        ids = [row.id for row in rows if row.kind == name]
+        if await session.scalar(select(model.id).where(model.id.in_(ids), kinds[name].scope(actor)).limit(1)):
+            return False  # in reach now: something to send
+    events = await session.execute(
+        select(AuditEvent.record_type, AuditEvent.record_id, AuditEvent.record_version, AuditEvent.before)
+        .where(AuditEvent.record_id.in_({row.id for row in rows}), AuditEvent.record_version > since)
+    )  # fmt: skip
+    audited = set()
+    for event in events:
+        if event.before and reach.get(event.record_type, frozenset()) & event.before.keys():
+            return False  # it may have been in reach then, or moved something else in or out
+        if latest.get((event.record_type, event.record_id)) == event.record_version:
+            audited.add((event.record_type, event.record_id))
+    return audited == latest.keys()
 
 
 async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse:

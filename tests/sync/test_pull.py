@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select, update
 
 from server.accounts import service as accounts
-from server.db import utcnow
+from server.db import next_version, utcnow
 from server.demo import load_demo
 from server.orders import service as orders
 from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
 from server.quotes.models import Quote
 from server.reminders import service as reminders
 from server.users import service as users
-from server.users.models import Role, User
+from server.users.models import Role, TeamManager, User
 from sync import pull as pulling
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
@@ -139,6 +139,37 @@ async def test_a_manager_whose_rep_moves_team_loses_that_reps_records(client, db
     assert ("accounts", str(world["shop"].id)) in {
         (c["kind"], c["id"]) for c in after["changes"] if c["op"] == "delete"
     }
+
+
+async def test_a_manager_named_to_lead_another_team_gets_its_records(client, db, world) -> None:
+    await sign_in(client, world["manager"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    assert "Southern Secret" not in names(first, "accounts")
+    # No record of the team changes: only who leads it.
+    db.add(
+        TeamManager(team_id=world["south"].id, user_id=world["manager"].id, version=await next_version(db))
+    )
+    await db.commit()
+    after = await pull(client, device, first["cursor"])
+    assert "Southern Secret" in names(after, "accounts")
+
+
+async def test_a_change_out_of_reach_brings_nothing_and_then_a_change_in_reach_does(
+    client, db, world
+) -> None:
+    """Someone else's changes elsewhere leave the rep's device as it is (the same cursor), and the
+    pull after that still finds the rep's own new record."""
+    await sign_in(client, world["rep"].id)
+    device = uuid.uuid4()
+    first = await pull(client, device)
+    await accounts.update(db, world["southerner"], world["secret"].id, {"phone": "0161 496 0999"})
+    await db.commit()
+    quiet = await pull(client, device, first["cursor"])
+    assert (quiet["changes"], quiet["cursor"]) == ([], first["cursor"])
+    await make_account(db, world["rep"], name="Rita's Second Shop")
+    after = await pull(client, device, quiet["cursor"])
+    assert names(after, "accounts") == {"Rita's Second Shop"}
 
 
 async def test_a_large_first_sync_comes_in_pages(client, db, world, monkeypatch) -> None:
