@@ -8,6 +8,7 @@ transaction; the first row that fails raises `ImportFailed`, and the caller roll
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import uuid
 from collections import Counter
@@ -19,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from server.accounts.models import Account
-from server.db import new_id
+from server.db import new_id, versions_held
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.imports.kinds import AccountSpec, Column, ContactSpec, ProductSpec, Spec
@@ -213,13 +214,15 @@ async def run(
     spec = SPECS[kind]
     source = Source(path)
     report = Report()
+    # Every row is written in one transaction: it takes the change counter once (versions_held).
     with path.open("rb") as file:
-        if isinstance(spec, OrderSpec):
-            await _run_orders(
-                session, source, file, mapping, duplicates, report, write=write, progress=progress
-            )
-        else:
-            await _run_rows(session, actor, spec, source, file, mapping, duplicates, report, write=write, progress=progress)  # fmt: skip
+        async with versions_held(session) if write else contextlib.nullcontext():
+            if isinstance(spec, OrderSpec):
+                await _run_orders(
+                    session, source, file, mapping, duplicates, report, write=write, progress=progress
+                )
+            else:
+                await _run_rows(session, actor, spec, source, file, mapping, duplicates, report, write=write, progress=progress)  # fmt: skip
     if progress:
         progress(report.counts["rows"], 100)
     if report.matches:

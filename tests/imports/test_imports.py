@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from server.accounts import service as accounts
 from server.accounts.models import Account
 from server.audit.models import AuditEvent
 from server.contacts.models import Contact
@@ -111,6 +112,22 @@ async def test_duplicates_merge_or_skip_by_name_and_city_phone_and_email(db, peo
     await db.refresh(contact)
     assert (contact.name, contact.title) == ("Ann Lee-Smith", "Buyer")
     assert await count(db, Contact) == 2
+
+
+async def test_each_imported_record_has_its_own_version_and_a_later_edit_comes_after_them(
+    db, people, tmp_path
+):
+    """The import takes the change counter once and counts on in memory: the counter must end past
+    every version it handed out, or a later edit would look older to a device that synced the import."""
+    rows = ["name,city,owner_email", *[f"Shop {n},Bury,rep@example.test" for n in range(5)]]
+    report, written = await run(db, people, "accounts", write(tmp_path / "a.csv", rows))
+    assert written and report.counts["created"] == 5
+    versions = list(await db.scalars(select(Account.version)))
+    assert len(set(versions)) == 5
+    edited = await accounts.update(
+        db, people["rep"], await db.scalar(select(Account.id).limit(1)), {"city": "Bolton"}
+    )
+    assert edited.version > max(versions)
 
 
 async def test_a_row_that_fails_when_written_rolls_back_the_whole_import(db, people, tmp_path):
