@@ -341,6 +341,22 @@ def _cursor_parts(cursor: str | None) -> tuple[int, int] | None:
         return None
 
 
+@functools.cache
+def _quiet_read() -> Select[Any]:
+    """The device, its person, the change counter and the view the cursor names, in one read: built
+    once (building it cost as much as running it)."""
+    return (
+        select(Device.last_mutation_id, ClientView.high_water, ChangeCounter.value.label("counter"), User)
+        .join(User, User.id == Device.user_id)
+        .join(ChangeCounter, ChangeCounter.id == 1)
+        .join(ClientView, (ClientView.device_id == Device.id) & (ClientView.cursor == bindparam("number")))
+        .where(
+            Device.id == bindparam("device_id"), Device.user_id == bindparam("actor_id"), User.is_active.is_(True),
+            User.deleted_at.is_(None), ChangeCounter.epoch == bindparam("epoch"), ClientView.high_water > 0,
+        )
+    )  # fmt: skip
+
+
 async def _quiet(session: AsyncSession, actor_id: uuid.UUID, request: PullRequest) -> PullResponse | None:
     """The commonest pulls, answered without working out the person's scope: an active person's own
     device whose cursor names a whole client view (not a page of one), and
@@ -357,16 +373,10 @@ async def _quiet(session: AsyncSession, actor_id: uuid.UUID, request: PullReques
     epoch, number = parts
     found = (
         await session.execute(
-            select(Device.last_mutation_id, ClientView.high_water, ChangeCounter.value.label("counter"), User)
-            .join(User, User.id == Device.user_id)
-            .join(ChangeCounter, ChangeCounter.id == 1)
-            .join(ClientView, (ClientView.device_id == Device.id) & (ClientView.cursor == number))
-            .where(
-                Device.id == request.device_id, Device.user_id == actor_id, User.is_active.is_(True),
-                User.deleted_at.is_(None), ChangeCounter.epoch == epoch, ClientView.high_water > 0,
-            )
+            _quiet_read(),
+            {"device_id": request.device_id, "actor_id": actor_id, "epoch": epoch, "number": number},
         )
-    ).first()  # fmt: skip
+    ).first()
     if found is None:
         return None
     if found.high_water != found.counter:
