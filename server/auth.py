@@ -7,9 +7,11 @@ a user may see; nothing queries around it.
 from __future__ import annotations
 
 import copy
+import functools
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -178,8 +180,28 @@ def requires_role(*roles: Role) -> Any:
 # --- scoping ----------------------------------------------------------------------------------
 
 
-def visible_owner_ids(actor: User) -> Select[tuple[uuid.UUID]]:
+@dataclass(frozen=True)
+class Person:
+    """What scoping reads of a user. The clauses below are built once per person and kind (a sync
+    push reads a record through `visible()` for every mutation, and building the clause cost as
+    much as running the query); the same clause serves every statement it goes into."""
+
+    id: uuid.UUID
+    role: Role
+    team_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, user: User | Person) -> Person:
+        return cls(user.id, user.role, user.team_id)
+
+
+def visible_owner_ids(actor: User | Person) -> Select[tuple[uuid.UUID]]:
     """The users whose records `actor` may see: themselves, plus everyone in the teams they lead."""
+    return _owner_ids(Person.of(actor))
+
+
+@functools.lru_cache(maxsize=1024)
+def _owner_ids(actor: Person) -> Select[tuple[uuid.UUID]]:
     if actor.role is Role.ADMIN:
         return select(User.id)
     if actor.role is Role.MANAGER:
@@ -192,12 +214,17 @@ def visible_owner_ids(actor: User) -> Select[tuple[uuid.UUID]]:
     return select(User.id).where(User.id == actor.id)
 
 
-def visible(actor: User, model: type[Versioned]) -> ColumnElement[bool]:
+def visible(actor: User | Person, model: type[Versioned]) -> ColumnElement[bool]:
     """THE scoping function: a WHERE clause for the rows of `model` that `actor` may see.
 
     A rep sees their own accounts and what hangs off them, a manager their teams', an admin
     everything. Tombstoned rows are never visible here; the sync pull asks for them separately.
     """
+    return _visible(Person.of(actor), model)
+
+
+@functools.lru_cache(maxsize=1024)
+def _visible(actor: Person, model: type[Versioned]) -> ColumnElement[bool]:
     alive = model.deleted_at.is_(None)
     if model is Account:
         if actor.role is Role.ADMIN:

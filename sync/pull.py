@@ -45,7 +45,7 @@ from sqlalchemy.sql import visitors
 
 from server.accounts.models import Account
 from server.audit.models import AuditEvent
-from server.auth import visible
+from server.auth import Person, visible
 from server.contacts.models import Contact
 from server.db import ChangeCounter, Versioned, current_epoch_and_version, utcnow
 from server.leads.models import Lead
@@ -103,7 +103,7 @@ class Kind:
     columns: tuple[str, ...] | None = None  # None: every column
     parts: tuple[Part, ...] = ()
 
-    def scope(self, actor: User) -> Any:
+    def scope(self, actor: User | Person) -> Any:
         where = visible(actor, self.model)
         if self.model is Order:
             where = where & (Order.ordered_at >= utcnow() - ORDERS_ON_DEVICE)
@@ -399,7 +399,7 @@ def _reach(role: Role, in_a_team: bool) -> dict[str, frozenset[str]]:
     """Per table, the columns whose values decide which records a person may see: every column the
     kinds' scopes read (the records' own, their accounts', their owners', the teams one leads).
     They are the same for everyone of a role; only the values differ."""
-    someone = User(id=uuid.UUID(int=0), role=role, team_id=uuid.UUID(int=1) if in_a_team else None)
+    someone = Person(id=uuid.UUID(int=0), role=role, team_id=uuid.UUID(int=1) if in_a_team else None)
     reach: dict[str, set[str]] = {}
     for kind in KINDS:
         for element in visitors.iterate(kind.scope(someone)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from server.accounts import service as accounts
 from server.accounts.models import Account, Tier
@@ -200,3 +200,24 @@ async def test_a_manager_leads_their_own_team_and_any_team_they_are_named_for(db
         await make_account(db, await make_user(db, Role.REP, team), name=name)
     names = {account.name for account in (await accounts.search(db, manager)).items}
     assert names == {"North shop", "South shop"}
+
+
+async def test_what_someone_may_see_follows_their_team_and_role_at_once(db) -> None:
+    """Scoping clauses are built once per person: a move to another team, or a promotion, must
+    show at the next search, not what the person could see before."""
+    north, south = await make_team(db), await make_team(db)
+    for team, name in ((north, "North shop"), (south, "South shop")):
+        await make_account(db, await make_user(db, Role.REP, team), name=name)
+    person = await make_user(db, Role.MANAGER, north)
+
+    async def sees() -> set[str]:
+        return {account.name for account in (await accounts.search(db, person)).items}
+
+    assert await sees() == {"North shop"}
+    await users.change(db, None, person.id, {"team_id": str(south.id)})
+    await db.execute(delete(TeamManager).where(TeamManager.user_id == person.id))  # no longer leads North
+    await db.commit()
+    assert await sees() == {"South shop"}
+    await users.change(db, None, person.id, {"role": "rep"})
+    await db.commit()
+    assert await sees() == set()
