@@ -63,6 +63,13 @@ def held(answer: dict, kind: str) -> dict[str, dict]:
     return {c["id"]: c.get("data") for c in answer["changes"] if c["kind"] == kind and c["op"] == "put"}
 
 
+async def first_sync(client, person: User) -> tuple[uuid.UUID, dict]:
+    """`person` signs in on a new device, which pulls everything: the device and that first answer."""
+    await sign_in(client, person.id)
+    device = uuid.uuid4()
+    return device, await pull(client, device)
+
+
 def names(answer: dict, kind: str) -> set[str]:
     key = "number" if kind == "orders" else "name"
     return {data[key] for data in held(answer, kind).values()}
@@ -84,9 +91,7 @@ async def test_a_new_device_gets_what_its_person_may_see_and_nothing_else(client
 
 
 async def test_a_second_pull_gets_only_what_changed(client, db, world) -> None:
-    await sign_in(client, world["rep"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["rep"])
     quiet = await pull(client, device, first["cursor"])
     assert (quiet["changes"], quiet["reset"], quiet["more"]) == ([], False, False)
     assert quiet["cursor"] == first["cursor"]  # nothing new: nothing stored either
@@ -105,9 +110,7 @@ async def test_a_second_pull_gets_only_what_changed(client, db, world) -> None:
 
 
 async def test_a_pull_whose_answer_was_lost_is_answered_again(client, db, world) -> None:
-    await sign_in(client, world["rep"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["rep"])
     await accounts.update(db, world["rep"], world["shop"].id, {"city": "Bury"})
     await db.commit()
     lost = await pull(client, device, first["cursor"])
@@ -116,9 +119,7 @@ async def test_a_pull_whose_answer_was_lost_is_answered_again(client, db, world)
 
 
 async def test_a_reassigned_account_leaves_the_device_with_its_contacts(client, db, world) -> None:
-    await sign_in(client, world["rep"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["rep"])
     await accounts.update(db, world["manager"], world["shop"].id, {"owner_id": str(world["manager"].id)})
     await db.commit()
     after = await pull(client, device, first["cursor"])
@@ -128,9 +129,7 @@ async def test_a_reassigned_account_leaves_the_device_with_its_contacts(client, 
 
 
 async def test_a_manager_whose_rep_moves_team_loses_that_reps_records(client, db, world) -> None:
-    await sign_in(client, world["manager"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["manager"])
     assert "Rita's Shop" in names(first, "accounts")
     # Nothing about the account itself changes.
     await users.change(db, None, world["rep"].id, {"team_id": str(world["south"].id)})
@@ -142,9 +141,7 @@ async def test_a_manager_whose_rep_moves_team_loses_that_reps_records(client, db
 
 
 async def test_a_manager_named_to_lead_another_team_gets_its_records(client, db, world) -> None:
-    await sign_in(client, world["manager"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["manager"])
     assert "Southern Secret" not in names(first, "accounts")
     # No record of the team changes: only who leads it.
     db.add(
@@ -160,9 +157,7 @@ async def test_a_change_out_of_reach_brings_nothing_and_then_a_change_in_reach_d
 ) -> None:
     """Someone else's changes elsewhere leave the rep's device as it is (the same cursor), and the
     pull after that still finds the rep's own new record."""
-    await sign_in(client, world["rep"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["rep"])
     await accounts.update(db, world["southerner"], world["secret"].id, {"phone": "0161 496 0999"})
     await db.commit()
     quiet = await pull(client, device, first["cursor"])
@@ -198,9 +193,7 @@ async def test_the_pages_of_a_first_sync_bring_what_changed_meanwhile_and_nothin
     arrives, at the latest with the pull after the last page."""
     extras = [await make_account(db, world["rep"], name=f"Extra {number}") for number in range(6)]
     monkeypatch.setattr(pulling, "PAGE_SIZE", 3)
-    await sign_in(client, world["rep"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["rep"])
     assert first["more"]
     unsent = [account for account in extras if account.name not in names(first, "accounts")]
     leaving, renamed = unsent[0], unsent[-1]
@@ -223,9 +216,7 @@ async def test_the_pages_of_a_first_sync_bring_what_changed_meanwhile_and_nothin
 async def test_a_record_that_leaves_during_a_paged_pull_is_gone_when_its_last_page_is_applied(
     client, db, world, monkeypatch
 ) -> None:
-    await sign_in(client, world["rep"].id)
-    device = uuid.uuid4()
-    first = await pull(client, device)
+    device, first = await first_sync(client, world["rep"])
     assert names(first, "accounts") == {"Rita's Shop"}
     for number in range(6):
         await make_account(db, world["rep"], name=f"New {number}")
