@@ -8,7 +8,6 @@ transaction; the first row that fails raises `ImportFailed`, and the caller roll
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import uuid
 from collections import Counter
@@ -214,9 +213,10 @@ async def run(
     spec = SPECS[kind]
     source = Source(path)
     report = Report()
-    # Every row is written in one transaction: it takes the change counter once (versions_held).
+    # Every row is written in one transaction: it takes the change counter once (versions_held;
+    # a pass that only checks takes none).
     with path.open("rb") as file:
-        async with versions_held(session) if write else contextlib.nullcontext():
+        async with versions_held(session):
             if isinstance(spec, OrderSpec):
                 await _run_orders(
                     session, source, file, mapping, duplicates, report, write=write, progress=progress
