@@ -260,6 +260,7 @@ KINDS = (
     Kind("quotes", Quote, parts=QUOTE_PARTS),
     Kind("reminders", Reminder),
 )
+KIND_OF_TABLE = {kind.model.__tablename__: kind for kind in KINDS}
 
 
 async def _visible_versions(session: AsyncSession, actor: User) -> dict[str, dict[str, int]]:
@@ -431,10 +432,7 @@ async def _out_of_reach(session: AsyncSession, actor: User, since: int) -> bool:
     trail does not show), it answers no and the whole pull decides. One thing is left for the whole
     pull as for the first kind of quiet pull: orders that age past ORDERS_ON_DEVICE meanwhile.
     """
-    reach, kinds = (
-        _reach(actor.role, actor.team_id is not None),
-        {kind.model.__tablename__: kind for kind in KINDS},
-    )
+    reach, kinds = _reach(actor.role, actor.team_id is not None), KIND_OF_TABLE
     rows = (await session.execute(_changed_since(tuple(sorted(reach.keys() | kinds.keys()))), {"since": since})).all()  # fmt: skip
     if len(rows) > SHORTCUT_LIMIT or any(row.kind not in kinds for row in rows):
         return False
