@@ -19,7 +19,9 @@ AMBER = (242, 169, 59)
 OUT = Path(__file__).resolve().parent.parent / "pwa" / "icons"
 
 
-def inside_rounded_rect(x: float, y: float, left: float, top: float, right: float, bottom: float, r: float) -> bool:
+def inside_rounded_rect(
+    x: float, y: float, left: float, top: float, right: float, bottom: float, r: float
+) -> bool:
     if not (left <= x <= right and top <= y <= bottom):
         return False
     cx = min(max(x, left + r), right - r)
@@ -67,7 +69,12 @@ def write_png(path: Path, size: int, maskable: bool) -> None:
             rows.extend(pixel(x + 0.5, y + 0.5, size, maskable))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 9))

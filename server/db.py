@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,17 +105,17 @@ async def purge_expired_store_items(session: AsyncSession) -> int:
     return result.rowcount or 0
 
 
-HELD_VERSIONS = "fieldbook.held_versions"  # the session.info key of `versions_held`
+BATCH = "fieldbook.batch"  # the session.info key of `batched`
 
 
 async def next_version(session: AsyncSession) -> int:
     """Take the next change-sequence value; every command calls this once before it writes.
 
-    Inside `versions_held(session)` only the first call reads the counter; later ones count on."""
-    held: HeldVersions | None = session.info.get(HELD_VERSIONS)
-    if held is not None and held.last is not None:
-        held.last += 1
-        return held.last
+    Inside `batched(session)` only the first call reads the counter; later ones count on."""
+    batch: Batch | None = session.info.get(BATCH)
+    if batch is not None and batch.last is not None:
+        batch.last += 1
+        return batch.last
     result = await session.execute(
         update(ChangeCounter)
         .where(ChangeCounter.id == 1)
@@ -125,33 +125,58 @@ async def next_version(session: AsyncSession) -> int:
     value = result.scalar_one_or_none()
     if value is None:  # a database created without migrations (only possible by hand)
         raise RuntimeError("change_counter is empty: run `fieldbook database upgrade`")
-    if held is not None:
-        held.taken = held.last = value
+    if batch is not None:
+        batch.taken = batch.last = value
     return value
 
 
 @dataclass
-class HeldVersions:
-    taken: int | None = None  # what the database handed out
+class Batch:
+    taken: int | None = None  # the change counter's value the database handed out
     last: int | None = None  # the last value handed out since
+    log_rows: list[Any] = field(default_factory=list)  # audit events and ledger rows, not yet added
 
 
 @asynccontextmanager
-async def versions_held(session: AsyncSession) -> AsyncIterator[None]:
-    """Many commands in one transaction (a sync push's group) take the change counter once.
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Many commands in one transaction (a sync push's group, an import) write as one batch.
 
-    The first `next_version` takes a value from the database, which locks the counter's row until
-    the transaction ends, so no one else can take one meanwhile: later values are counted on in
-    memory and the last is written back on leaving. Not for work with savepoints: rolling one
-    back would release that lock. Leave it before the commit.
+    - The first `next_version` takes a value from the database, which locks the counter's row
+      until the transaction ends, so no one else can take one meanwhile: later values are counted
+      on in memory and the last is written back on leaving.
+    - Rows that are only ever appended (`add_log_row`: audit events, the sync ledger) wait until
+      leaving, then go in one statement per table instead of one each.
+
+    Not for work with savepoints: rolling one back would release the counter's lock and could not
+    take back rows held here. Leave it before the commit; an error leaves it writing nothing.
     """
-    held = session.info[HELD_VERSIONS] = HeldVersions()
+    batch = session.info[BATCH] = Batch()
     try:
         yield
     finally:
-        del session.info[HELD_VERSIONS]
-    if held.last is not None and held.last != held.taken:
-        await session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=held.last))
+        del session.info[BATCH]
+    session.add_all(batch.log_rows)
+    await session.flush()
+    if batch.last is not None and batch.last != batch.taken:
+        await session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=batch.last))
+
+
+def add_log_row(session: AsyncSession, row: Any) -> None:
+    """Add a row that is only ever appended (an audit event, a sync ledger row) to the session; in
+    a batch it waits for the batch's end, unless a reader of the logs asks for it (`unhold_log_rows`)."""
+    batch: Batch | None = session.info.get(BATCH)
+    if batch is None:
+        session.add(row)
+    else:
+        batch.log_rows.append(row)
+
+
+def unhold_log_rows(session: AsyncSession) -> None:
+    """A batch's held log rows go into the session now, so the next query (autoflush) sees them."""
+    batch: Batch | None = session.info.get(BATCH)
+    if batch is not None:
+        session.add_all(batch.log_rows)
+        batch.log_rows.clear()
 
 
 async def current_version(session: AsyncSession) -> int:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from server.db import OpenSession, utcnow, versions_held
+from server.db import OpenSession, add_log_row, batched, utcnow
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.users.models import User
@@ -242,19 +242,19 @@ async def _apply_group(
     actor = await session.get(User, user_id)
     if actor is None or not actor.is_active or actor.deleted_at is not None:
         raise SyncRefused(401, "signed_out", "This account is no longer active.", last)
-    # Without savepoints, the group takes the change counter once (see server.db.versions_held).
-    async with contextlib.nullcontext() if savepoints else versions_held(session):
+    # Without savepoints, the group writes as one batch (server.db.batched).
+    async with contextlib.nullcontext() if savepoints else batched(session):
         for mutation in new:
             received_at = utcnow()
             if savepoints:
                 status, outcome = await _apply_in_savepoint(session, actor, device_id, mutation, registry, render, received_at)  # fmt: skip
             else:
                 status, outcome = "applied", await _apply(session, actor, device_id, mutation, registry, received_at)  # fmt: skip
-            # Added now, not with the group's last: the merge of a later edit in this group must know
-            # this one's version for the device's own.
-            session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
-                                       status=status, outcome=outcome, received_at=received_at,
-                                       record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
+            # The merge of a later edit in this group reads it (audit.changed_since) to know this
+            # one's version for the device's own.
+            add_log_row(session, MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
+                                                status=status, outcome=outcome, received_at=received_at,
+                                                record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
             results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
             last = mutation.id
             if time.monotonic() - started >= limits.seconds:

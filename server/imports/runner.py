@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from server.accounts.models import Account
-from server.db import new_id, versions_held
+from server.db import batched, new_id
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.imports.kinds import AccountSpec, Column, ContactSpec, ProductSpec, Spec
@@ -213,10 +213,10 @@ async def run(
     spec = SPECS[kind]
     source = Source(path)
     report = Report()
-    # Every row is written in one transaction: it takes the change counter once (versions_held;
-    # a pass that only checks takes none).
+    # Every row is written in one transaction, as one batch (server.db.batched; a pass that only
+    # checks writes nothing).
     with path.open("rb") as file:
-        async with versions_held(session):
+        async with batched(session):
             if isinstance(spec, OrderSpec):
                 await _run_orders(
                     session, source, file, mapping, duplicates, report, write=write, progress=progress

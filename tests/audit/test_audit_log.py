@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from server.accounts import service as accounts
+from server.audit import service as audit
+from server.db import batched
 from server.users.models import Role
 from tests.conftest import sign_in
 from tests.factories import make_account, make_user
@@ -37,3 +39,24 @@ async def test_bad_filters_say_what_is_wrong(client, db) -> None:
     page = await client.get("/admin/audit", params={"who": "nobody@example.test", "record": "not-an-id"})
     assert page.status_code == 200
     assert "Nobody has this email address." in page.text and "That is not a record id." in page.text
+
+
+async def test_a_batch_writes_its_audit_events_at_its_end_and_its_own_readers_see_them(db) -> None:
+    """A batch (a sync push's group, an import) holds its audit events back and writes them in one
+    go at its end; the sync merge reads the trail within the batch and must see them already."""
+    rep = await make_user(db, Role.REP)
+    account = await make_account(db, rep, name="Heaton Kiosk", city="Stockport")
+    created = account.version
+    async with batched(db):
+        await accounts.update(db, rep, account.id, {"city": "Didsbury"})
+        await accounts.update(db, rep, account.id, {"name": "Heaton Florist"})
+        assert await audit.changed_since(db, account.id, created) == {
+            "city": "Stockport",
+            "name": "Heaton Kiosk",
+        }
+        await accounts.update(db, rep, account.id, {"city": "Chorlton"})
+    await db.commit()
+    trail = await audit.events_for(db, account.id)
+    assert [event.action for event in trail] == ["accounts.update"] * 3 + ["accounts.create"]
+    versions = [event.record_version for event in trail]  # newest first, each its own
+    assert versions == sorted(set(versions), reverse=True) and versions[0] == account.version
