@@ -9,10 +9,11 @@ the server's value, even when the device sends the whole record back.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from server.audit import service as audit
 from server.db import utcnow
@@ -21,6 +22,7 @@ from sync.models import Conflict, MutationRecord
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from server.db import Versioned
     from sync.registry import Merge
 
 
@@ -44,7 +46,7 @@ async def merge_args(
         return args, []  # nothing to merge against: the command decides
     # Every change stamps the record with its version, so a record still at (or before) the
     # device's base has not changed since: the usual case, answered without its audit trail.
-    version = await session.scalar(select(merge.model.version).where(merge.model.id == record_id))
+    version = await session.scalar(_version_of(merge.model), {"record_id": record_id})
     if version is None or version <= base_version:
         return args, []  # unchanged since the base (or missing, which the command refuses)
     record = await session.get(merge.model, record_id)
@@ -74,6 +76,12 @@ async def merge_args(
         conflicts.append({"id": str(conflict_id), "kind": merge.model.__tablename__, "record_id": str(record.id),
                           "field": name, "kept": kept, **values})  # fmt: skip
     return merged, conflicts
+
+
+@functools.cache
+def _version_of(model: type[Versioned]) -> Select[tuple[int]]:
+    # Built once: SQLAlchemy keeps a statement's cache key on it, and a push asks for every mutation.
+    return select(model.version).where(model.id == bindparam("record_id"))
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
