@@ -57,7 +57,10 @@ def similar_company(a: str, b: str) -> bool:
     shorter, longer = sorted((key_a, key_b), key=len)
     if len(shorter) >= MIN_PREFIX and longer.startswith(shorter + " "):
         return True  # "Mill Bakery" and "Mill Bakery Supplies"
-    return SequenceMatcher(None, key_a, key_b).ratio() >= SIMILAR
+    # The two quick ratios are upper bounds of the ratio, far cheaper to work out: most names
+    # checked are not alike, and a lead's capture checks up to MAX_CANDIDATES of them.
+    matcher = SequenceMatcher(None, key_a, key_b)
+    return all(ratio() >= SIMILAR for ratio in (matcher.real_quick_ratio, matcher.quick_ratio, matcher.ratio))
 
 
 @dataclass
