@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
@@ -31,7 +30,7 @@ from server.auth import RotatingSessionBackend, RotatingSessionConfig, SignedInO
 from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.dashboard.views import DashboardController
-from server.db import KeyValueItem, alchemy_config, purge_expired_store_items
+from server.db import DatabaseStore, KeyValueItem, alchemy_config, purge_expired_store_items
 from server.home.views import HomeController
 from server.imports import service as imports
 from server.imports.views import RUNS_KEY, ImportsController
@@ -167,9 +166,8 @@ def stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> dict[str, Stor
         redis = RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_namespace)
         return {name: redis.with_namespace(name) for name in ("sessions", "sign_in_limits", "api_limits")}
     return {
-        "sessions": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="sessions"),
-        "sign_in_limits": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="sign_in_limits"),
-        "api_limits": SQLAlchemyStore(alchemy, model=KeyValueItem, namespace="api_limits"),
+        name: DatabaseStore(alchemy, model=KeyValueItem, namespace=name)
+        for name in ("sessions", "sign_in_limits", "api_limits")
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import replace
 
@@ -48,3 +49,25 @@ async def test_sign_in_is_rate_limited_per_address(shared_settings) -> None:
         statuses = [(await client.get("/auth/demo")).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         assert (await client.get("/healthz")).status_code == 200  # other pages are not limited
+
+
+async def test_the_database_store_replaces_expires_and_renews_values(app) -> None:
+    """Every request reads its session and its rate-limit window from this store and most write
+    one back, so it must replace what is there, ignore what has expired and keep namespaces apart."""
+    sessions, limits = app.stores.get("sessions"), app.stores.get("api_limits")
+    key = uuid.uuid4().hex
+    await sessions.set(key, b"first", expires_in=60)
+    await sessions.set(key, "second", expires_in=60)
+    assert await sessions.get(key) == b"second"
+    assert await limits.get(key) is None and await sessions.exists(key)
+
+    await sessions.set(key, b"stale", expires_in=dt.timedelta(seconds=-1))
+    assert await sessions.get(key) is None
+
+    await sessions.set(key, b"kept", expires_in=60)
+    assert 0 < await sessions.expires_in(key) <= 60
+    assert await sessions.get(key, renew_for=600) == b"kept"
+    assert 60 < await sessions.expires_in(key) <= 600
+    await sessions.delete(key)
+    assert await sessions.get(key) is None
+    await app.state["alchemy"].get_engine().dispose()
