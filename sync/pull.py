@@ -10,12 +10,14 @@ even an id. An unknown cursor (a new device, a pruned view) starts afresh with `
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from advanced_alchemy.types import DateTimeUTC
@@ -34,6 +36,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     true,
     union_all,
     update,
@@ -41,6 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import visitors
 
 from server.accounts.models import Account
@@ -59,9 +64,6 @@ from sync.models import ClientView, Device
 from sync.protocol import Change, PullRequest, PullResponse
 from sync.push import ATTEMPTS, OpenSession, SyncRefused, bind_device, check_schema
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
 # Puts in one answer; the rest follow with `more` (the device applies them all after the last page).
 PAGE_SIZE = 5000
 # Client views kept per device: the newest few, so a retried pull still finds its cursor.
@@ -78,6 +80,7 @@ APPROVAL_FIELDS = ("id", "quote_id", "step", "level", "status", "revision", "rea
 SHORTCUT_LIMIT = 200
 # Records read with one statement (bound parameters stay well under every database's limit).
 CHUNK = 500
+PARALLEL_FROM = 4  # chunks in a pull before a second connection pays for itself
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,35 @@ async def _records(
         rows = await session.execute(_as_json(session, actor, kind, ids))
         return [(str(record_id), version, msgspec.Raw(data)) for record_id, version, data in rows]
     return await _rows(session, actor, kind, ids)
+
+
+async def _records_of(
+    session: AsyncSession, actor: User, chunks: list[tuple[Kind, list[str]]]
+) -> list[list[tuple[str, int, Any]]]:
+    """The records of each chunk, in order. On PostgreSQL, writing the records' JSON is most of a
+    first sync, and it keeps one core busy while the others wait: a second connection reading from
+    the same snapshot (exported and imported) writes every other chunk at the same time."""
+    engine = session.bind.engine if isinstance(session.bind, AsyncConnection) else session.bind
+    if session.bind.dialect.name != "postgresql" or len(chunks) < PARALLEL_FROM or not _idle(engine):
+        return [await _records(session, actor, kind, ids) for kind, ids in chunks]
+    async with engine.connect() as connection:  # checked out at once, with nothing awaited since
+        snapshot = await session.scalar(text("SELECT pg_export_snapshot()"))
+        connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+        await connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        async with AsyncSession(bind=connection) as other:
+
+            async def read(reader: AsyncSession, share: list[tuple[Kind, list[str]]]) -> list[Any]:
+                return [await _records(reader, actor, kind, ids) for kind, ids in share]
+
+            evens, odds = await asyncio.gather(read(session, chunks[0::2]), read(other, chunks[1::2]))
+    return [records for pair in itertools.zip_longest(evens, odds) for records in pair if records is not None]
+
+
+def _idle(engine: AsyncEngine) -> bool:
+    """Whether the pool has a connection no one is using. A pull holding one connection must never
+    wait for a second: with every connection held by such pulls, none would ever come back."""
+    pool = engine.sync_engine.pool
+    return not isinstance(pool, QueuePool) or pool.checkedin() > 0
 
 
 async def _rows(session: AsyncSession, actor: User, kind: Kind, ids: list[str]) -> list[tuple[str, int, Any]]:
@@ -495,28 +527,34 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
         else:
             now = await _visible_versions(session, actor)
 
+        chunks: list[tuple[Kind, list[str]]] = []
+        budget = PAGE_SIZE
+        for kind in KINDS:
+            had, has = held.get(kind.name, {}), now[kind.name]
+            wanted = [record_id for record_id, version in has.items() if had.get(record_id) != version][
+                :budget
+            ]
+            budget -= len(wanted)
+            chunks += [(kind, wanted[start : start + CHUNK]) for start in range(0, len(wanted), CHUNK)]
+        found = await _records_of(session, actor, chunks)
+
         changes: list[Change] = []
         sent: dict[str, dict[str, int]] = {}
-        budget = PAGE_SIZE
         for kind in KINDS:
             had, has = held.get(kind.name, {}), now[kind.name]
             kept = {record_id: version for record_id, version in had.items() if record_id in has}
             changes += [
                 Change(kind=kind.name, op="delete", id=record_id) for record_id in had if record_id not in has
             ]
-            wanted = [record_id for record_id, version in has.items() if had.get(record_id) != version][
-                :budget
-            ]
-            budget -= len(wanted)
-            for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                found = await _records(session, actor, kind, chunk)
-                for record_id, version, data in found:
+            for (chunk_kind, chunk), records in zip(chunks, found, strict=True):
+                if chunk_kind is not kind:
+                    continue
+                for record_id, version, data in records:
                     changes.append(Change(kind=kind.name, op="put", id=record_id, data=data))
                     kept[record_id] = has[record_id] = version
                 # One no longer found (an order that has just aged past what the phone keeps) is
                 # not owed any more, or the pages would never end.
-                for record_id in set(chunk) - {record_id for record_id, _, _ in found}:
+                for record_id in set(chunk) - {record_id for record_id, _, _ in records}:
                     del has[record_id]
             sent[kind.name] = kept
         still_owed = {name: {record_id: version for record_id, version in records.items()

@@ -136,6 +136,9 @@ class Server:
 @pytest.fixture
 def server(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setattr(pulling, "PAGE_SIZE", PAGE_SIZE)
+    # Pages of several chunks: on PostgreSQL, read on two connections at once (sync.pull._records_of).
+    monkeypatch.setattr(pulling, "CHUNK", 2)
+    monkeypatch.setattr(pulling, "PARALLEL_FROM", 2)
     # Thousands of requests a minute; sessions and rate limits in Redis, as several servers keep them
     # (tests/server/test_shared_state.py), which saves the database store's round trips per request.
     namespace = f"fieldbook-model-{uuid.uuid4().hex}" if _redis_runs() else None

@@ -9,9 +9,10 @@ from decimal import Decimal
 import msgspec
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.accounts import service as accounts
-from server.db import next_version, utcnow
+from server.db import next_version, sessions_on_one_connection, utcnow
 from server.demo import load_demo
 from server.orders import service as orders
 from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
@@ -20,6 +21,7 @@ from server.reminders import service as reminders
 from server.users import service as users
 from server.users.models import Role, TeamManager, User
 from sync import pull as pulling
+from sync.protocol import PullRequest
 from tests.conftest import sign_in
 from tests.factories import make_account, make_contact, make_team, make_user
 
@@ -183,6 +185,40 @@ async def test_a_large_first_sync_comes_in_pages(client, db, world, monkeypatch)
     assert len(pages) >= 3 and pages[0]["reset"] and not any(page["reset"] for page in pages[1:])
     assert seen == {"Rita's Shop", *(f"Extra {n}" for n in range(6))}
     assert (await pull(client, device, cursor))["changes"] == []
+
+
+async def test_a_first_sync_read_in_many_chunks_brings_the_same_as_one_read(
+    client, db, world, monkeypatch
+) -> None:
+    """On PostgreSQL a pull of several chunks reads every other one on a second connection, from
+    the same snapshot (`sync.pull._records_of`); the device must get exactly the same."""
+    for number in range(6):
+        account = await make_account(db, world["rep"], name=f"Extra {number}")
+        await make_contact(db, world["rep"], account, name=f"Extra Contact {number}")
+    _, whole = await first_sync(client, world["rep"])
+    monkeypatch.setattr(pulling, "CHUNK", 1)
+    monkeypatch.setattr(pulling, "PARALLEL_FROM", 2)
+    _, chunked = await first_sync(client, world["rep"])
+    for kind in ("accounts", "contacts", "orders", "visits", "leads"):
+        assert held(chunked, kind) == held(whole, kind)
+    assert len(held(chunked, "accounts")) == 7 and len(held(chunked, "contacts")) == 7
+
+
+async def test_a_pull_with_no_idle_connection_for_a_second_reader_reads_alone(
+    db, world, database_url, monkeypatch
+) -> None:
+    """A pull holding a connection must never wait for another: were every connection held by
+    pulls waiting so, none would come back. With the pool's one connection its own, it reads alone."""
+    monkeypatch.setattr(pulling, "CHUNK", 1)
+    monkeypatch.setattr(pulling, "PARALLEL_FROM", 2)
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    try:
+        async with sessions_on_one_connection(engine) as open_session:
+            request = PullRequest(device_id=uuid.uuid4(), schema_version=1, app_version="test")
+            answer = await pulling.pull(open_session, world["rep"].id, request)
+    finally:
+        await engine.dispose()
+    assert {change.id for change in answer.changes if change.kind == "accounts"} == {str(world["shop"].id)}
 
 
 async def test_the_pages_of_a_first_sync_bring_what_changed_meanwhile_and_nothing_that_left(
