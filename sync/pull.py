@@ -156,7 +156,15 @@ async def _records_of(
             async def read(reader: AsyncSession, share: list[tuple[Kind, list[str]]]) -> list[Any]:
                 return [await _records(reader, actor, kind, ids) for kind, ids in share]
 
-            evens, odds = await asyncio.gather(read(session, chunks[0::2]), read(other, chunks[1::2]))
+            # Both run to their end before either's error goes up: neither may still be reading
+            # on a connection that is being given back.
+            halves = await asyncio.gather(
+                read(session, chunks[0::2]), read(other, chunks[1::2]), return_exceptions=True
+            )
+    for half in halves:
+        if isinstance(half, BaseException):
+            raise half
+    evens, odds = halves
     return [records for pair in itertools.zip_longest(evens, odds) for records in pair if records is not None]
 
 
