@@ -544,7 +544,9 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
             ]
             budget -= len(wanted)
             chunks += [(kind, wanted[start : start + CHUNK]) for start in range(0, len(wanted), CHUNK)]
-        found = await _records_of(session, actor, chunks)
+        found: dict[str, list[tuple[list[str], list[tuple[str, int, Any]]]]] = {}
+        for (kind, chunk), records in zip(chunks, await _records_of(session, actor, chunks), strict=True):
+            found.setdefault(kind.name, []).append((chunk, records))
 
         changes: list[Change] = []
         sent: dict[str, dict[str, int]] = {}
@@ -554,9 +556,7 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
             changes += [
                 Change(kind=kind.name, op="delete", id=record_id) for record_id in had if record_id not in has
             ]
-            for (chunk_kind, chunk), records in zip(chunks, found, strict=True):
-                if chunk_kind is not kind:
-                    continue
+            for chunk, records in found.get(kind.name, []):
                 for record_id, version, data in records:
                     changes.append(Change(kind=kind.name, op="put", id=record_id, data=data))
                     kept[record_id] = has[record_id] = version
