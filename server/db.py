@@ -21,6 +21,7 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
 )
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore, StoreModelMixin
+from advanced_alchemy.operations import OnConflictUpsert
 from advanced_alchemy.types import GUID, DateTimeUTC
 from litestar.di import NamedDependency
 from sqlalchemy import (
@@ -37,7 +38,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -160,12 +160,14 @@ def _store_read(model: type[StoreModelMixin]) -> Select[tuple[bytes]]:
 
 @functools.cache
 def _store_write(model: type[StoreModelMixin], dialect: str) -> Insert:
-    """An upsert on the store's (key, namespace) unique constraint."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model.__table__)
-    return statement.on_conflict_do_update(
-        index_elements=["key", "namespace"],
-        set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
+    """An upsert on the store's (key, namespace) unique constraint, as the library writes it, with
+    bound parameters in place of the values."""
+    return OnConflictUpsert.create_upsert(
+        table=model.__table__,
+        values={name: bindparam(name) for name in ("id", "key", "namespace", "value", "expires_at")},
+        conflict_columns=["key", "namespace"],
+        update_columns=["value", "expires_at"],
+        dialect_name=dialect,
     )
 
 
@@ -223,10 +225,10 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
     batch = session.info[BATCH] = Batch()
     try:
         yield
+        unhold_log_rows(session)
+        await session.flush()
     finally:
         del session.info[BATCH]
-    session.add_all(batch.log_rows)
-    await session.flush()
     if batch.last is not None and batch.last != batch.taken:
         await session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=batch.last))
 
