@@ -116,11 +116,17 @@ def test_a_due_reminder_shows_as_a_notification_whose_actions_work(open_phone, s
     )
 
     def deliver() -> list[dict]:
-        cdp.send("ServiceWorker.deliverPushMessage",
-                 {"origin": phone.base_url, "registrationId": registration_id, "data": payload})  # fmt: skip
-        # A stopped worker starts again to take the push: under a full CI run's load that took over
-        # 10 s once (the second delivery, after the page had moved on to the record).
-        return _wait_for(page, lambda: page.evaluate(NOTIFICATIONS), timeout=30.0)
+        # A push delivered through DevTools takes well under 0.1 s to show. In two full CI runs the
+        # second one (after the page had moved on to the record) never showed, so it is sent again
+        # if nothing shows in 10 s; the notification's tag keeps a repeat from showing twice.
+        for _ in range(3):
+            cdp.send("ServiceWorker.deliverPushMessage",
+                     {"origin": phone.base_url, "registrationId": registration_id, "data": payload})  # fmt: skip
+            try:
+                return _wait_for(page, lambda: page.evaluate(NOTIFICATIONS), timeout=10.0)
+            except AssertionError:
+                continue
+        raise AssertionError("three pushes delivered, no notification shown")
 
     assert deliver() == [{"title": "Call about the Christmas order", "body": f"{BAKERY} · 09:00",
                           "actions": ["done:Done", "snooze:Snooze 1 h"]}]  # fmt: skip
