@@ -98,8 +98,10 @@ async def find(
     email: str = "",
     company: str = "",
     exclude_lead: uuid.UUID | None = None,
+    leads: bool = True,
 ) -> list[Match]:
-    """Leads, accounts and contacts the actor may see that look like the same customer."""
+    """Leads (unless `leads` is false), accounts and contacts the actor may see that look like the
+    same customer."""
     key_phone, key_email, key_company = phone_key(phone), email.strip().lower(), company_key(company)
     matches: dict[tuple[str, uuid.UUID], Match] = {}
 
@@ -141,7 +143,7 @@ async def find(
         lead_terms.append(Lead.email == key_email)
     if key_company:
         lead_terms.append(_name_filter(Lead.company_key, key_company))
-    if lead_terms:
+    if leads and lead_terms:
         query = select(Lead).where(visible(actor, Lead), Lead.status == LeadStatus.OPEN, or_(*lead_terms))
         if exclude_lead is not None:
             query = query.where(Lead.id != exclude_lead)

@@ -71,20 +71,14 @@ async def score_of(session: AsyncSession, lead: Lead) -> tuple[int, list[tuple[s
     return scoring.score(lead, account.effective_tier, await _engagement(session, account.id))
 
 
-async def _best_match(
-    session: AsyncSession, actor: User, values: Mapping[str, Any], lead_id: Any
-) -> Account | None:
+async def _best_match(session: AsyncSession, actor: User, values: Mapping[str, Any]) -> Account | None:
     """The account a lead surely belongs to (same phone, email or company name), if there is one."""
+    # Other leads are not looked at: a lead is never a lead's account.
     found = await matching.find(
-        session,
-        actor,
-        phone=values["phone"],
-        email=values["email"],
-        company=values["company"],
-        exclude_lead=lead_id,
+        session, actor, phone=values["phone"], email=values["email"], company=values["company"], leads=False
     )
     for match in found:
-        if match.kind != "lead" and match.strong and match.account_id:
+        if match.strong and match.account_id:
             return await session.get(Account, match.account_id)
     return None
 
@@ -108,7 +102,7 @@ async def capture(
     if await session.get(Lead, lead_id):
         return await get(session, actor, lead_id)
     values = _validate(raw)
-    account = await _best_match(session, actor, values, lead_id)
+    account = await _best_match(session, actor, values)
     lead = Lead(
         id=lead_id,
         status=LeadStatus.OPEN,

@@ -95,6 +95,20 @@ async def test_a_lead_for_a_known_customer_goes_to_its_rep_and_scores_its_tier(d
     assert lead.score == score == 20 + 20 + 25 + 10
 
 
+async def test_a_known_customer_is_found_however_many_open_leads_look_like_the_new_one(db, team) -> None:
+    bakery = await make_account(db, team["colleague"], name="Mill Bakery", phone="0161 496 0123")
+    # Earlier leads from the same stand: each shares the phone and the company name, so each would
+    # rank above the account (two reasons against one) in the list of possible duplicates.
+    for n in range(10):
+        await leads.capture(db, team["manager"], {"name": f"Visitor {n}", "company": "Bakery Fair Stand",
+                                              "phone": "0161 496 0123"})  # fmt: skip
+    lead = await leads.capture(
+        db, team["manager"], {"name": "Jo", "company": "Bakery Fair Stand", "phone": "+44 161 496 0123"}
+    )
+    await db.commit()
+    assert (lead.account_id, lead.owner_id) == (bakery.id, team["colleague"].id)
+
+
 async def test_convert_makes_an_account_and_a_contact_once(db, team) -> None:
     lead = await leads.capture(db, team["rep"], {"name": "Sam Patel", "company": "Patel Stores", "phone": "07700 900123",
                                                   "email": "sam@patel.example"})  # fmt: skip
