@@ -13,7 +13,7 @@ from server.reminders import push
 from server.reminders import service as reminders
 from server.reminders.push_models import PushAttempt, PushDelivery
 from server.users.models import Role
-from tests.conftest import run_fieldbook
+from tests.conftest import fieldbook_process
 from tests.factories import make_team, make_user
 from tests.reminders.push_service import PushService
 
@@ -38,7 +38,9 @@ async def test_two_dispatcher_processes_deliver_each_reminder_once(backend, db, 
                 made.add(str(reminder.id))
             await db.commit()
         workers = [
-            run_fieldbook(settings, tmp_path, "worker", "--until-idle", "--interval", "0.2", "--batch", "25")
+            fieldbook_process(
+                settings, tmp_path, "worker", "--until-idle", "--interval", "0.2", "--batch", "25"
+            )
             for _ in range(2)
         ]
         for finished in await asyncio.gather(*workers):
