@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
-from sqlalchemy import JSON, Column, Table, bindparam, func, insert, inspect, select, text, update
+from sqlalchemy import JSON, Column, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import server.models  # noqa: F401 - every model must be in the metadata
 from server.db import ChangeCounter, metadata
-from server.settings import REPO_ROOT
+from server.schema import code_revision, database_revision
 
 FORMAT = "fieldbook-backup"
 FORMAT_VERSION = 1
@@ -73,27 +73,11 @@ def tables() -> list[Table]:
     return [table for table in metadata.sorted_tables if table.name not in EXCLUDED]
 
 
-def code_revision() -> str:
-    """The Alembic revision this code's models are at (its migrations' head)."""
-    from alembic.script import ScriptDirectory
-
-    return ",".join(sorted(ScriptDirectory(str(REPO_ROOT / "migrations")).get_heads()))
-
-
 def app_version() -> str:
     try:
         return distribution.version("fieldbook")
     except distribution.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "unknown"
-
-
-async def database_revision(connection: AsyncConnection) -> str | None:
-    """The Alembic revision of the database, or None if it has no schema yet."""
-    has_table = await connection.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
-    if not has_table:
-        return None
-    revisions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars()
-    return ",".join(sorted(revisions))
 
 
 # --- backup ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 
 from server.errors import NotFound
 from server.reminders.worker import worker_command
+from server.schema import needs_schema
 from server.settings import Settings, SettingsError, check_demo_host
 from server.tokens import service as tokens
 from server.tokens.models import TokenPurpose
@@ -63,6 +64,7 @@ def _guard_run_command(cli: click.Group) -> None:
 @click.command("demo", help="Load the demo data set (safe to run again: it adds only what is missing).")
 @click.option("--scale", type=click.IntRange(1, 200), default=1, show_default=True,
               help="Multiply the data set, for benchmarks: N x 2,000 accounts.")  # fmt: skip
+@needs_schema
 def demo_command(app: Litestar, scale: int) -> None:
     from server.demo import load_demo
 
@@ -72,6 +74,7 @@ def demo_command(app: Litestar, scale: int) -> None:
 
 
 @click.command("tiers", help="Recompute every customer's tier from its last 12 months of orders (run daily).")
+@needs_schema
 def tiers_command(app: Litestar) -> None:
     from server.accounts import tiers
 
@@ -85,6 +88,7 @@ def tiers_command(app: Litestar) -> None:
 
 
 @click.command("expire-quotes", help="Expire open quotes whose validity date has passed (run daily).")
+@needs_schema
 def expire_quotes_command(app: Litestar) -> None:
     from server.db import utcnow
     from server.quotes import service as quotes
@@ -104,6 +108,7 @@ def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:
 
     @group.command("create", help="Make a new token and print it (it is shown only once).")
     @click.argument("label")
+    @needs_schema
     def create(app: Litestar, label: str) -> None:
         async def run() -> str:
             async with app.state["alchemy"].get_session() as session:
@@ -114,6 +119,7 @@ def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:
         click.echo(asyncio.run(run()))
 
     @group.command("list", help="List the tokens (never the tokens themselves).")
+    @needs_schema
     def list_tokens(app: Litestar) -> None:
         async def run() -> list:
             async with app.state["alchemy"].get_session() as session:
@@ -125,6 +131,7 @@ def token_commands(name: str, purpose: TokenPurpose, what: str) -> click.Group:
 
     @group.command("revoke", help="Revoke a token by its id (from `list`); it stops working at once.")
     @click.argument("token_id")
+    @needs_schema
     def revoke(app: Litestar, token_id: str) -> None:
         async def run() -> None:
             async with app.state["alchemy"].get_session() as session:
@@ -177,6 +184,7 @@ def _import_command(kind: str) -> click.Command:
         default=None,
         help="The admin the import is recorded as (default: the first admin).",
     )
+    @needs_schema
     def command(app: Litestar, file: Path, dry_run: bool, duplicates: str, as_email: str | None) -> None:
         from server.imports import service as imports
         from server.imports.models import Duplicates

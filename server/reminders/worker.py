@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from server.db import create_engine
 from server.reminders import vapid
 from server.reminders.dispatcher import Dispatcher
+from server.schema import needs_schema
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -73,6 +74,7 @@ async def run_worker(settings: Settings, *, until_idle: bool, interval: float, b
               help="Seconds between looks when nothing is due.")  # fmt: skip
 @click.option("--batch", type=click.IntRange(1, 1000), default=100, show_default=True,
               help="Deliveries claimed at a time.")  # fmt: skip
+@needs_schema
 def worker_command(app: Litestar, until_idle: bool, interval: float, batch: int) -> None:
     logging.basicConfig(level=logging.INFO)
     asyncio.run(run_worker(app.state["settings"], until_idle=until_idle, interval=interval, batch=batch))

@@ -14,7 +14,7 @@ from sqlalchemy import column, insert, inspect, table, text
 from server.accounts.models import Account
 from server.db import alchemy_config, compare_column_types, create_engine, metadata, new_id
 from server.users.models import User
-from tests.conftest import create_pg_database, drop_pg_database, make_settings
+from tests.conftest import create_pg_database, drop_pg_database, make_settings, run_fieldbook
 
 FIRST_REVISION = "ab7d50a166ce"  # the initial schema
 
@@ -103,3 +103,23 @@ def test_upgrading_keeps_the_data_already_there(fresh_database, tmp_path) -> Non
     asyncio.run(_insert_a_rep_with_an_account(fresh_database))
     commands.upgrade("head")
     assert asyncio.run(_kept(fresh_database)) == ("Kept", "Kept Account", "Europe/London")
+
+
+async def test_commands_on_a_database_not_at_this_schema_say_to_upgrade_it(fresh_database, tmp_path) -> None:
+    settings = make_settings(fresh_database, tmp_path)
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("name,city\nArdwick Hardware,Manchester\n")
+    commands = [("import", "accounts", str(accounts)), ("api-token", "list"), ("tiers",),
+                ("worker", "--until-idle")]  # fmt: skip
+    for command in commands:
+        refused = await run_fieldbook(settings, tmp_path, *command)
+        assert refused.returncode == 1
+        assert "the database has no tables yet: run `fieldbook database upgrade` first." in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+    alembic = AlembicCommands(sqlalchemy_config=alchemy_config(settings))
+    await asyncio.to_thread(alembic.upgrade, FIRST_REVISION)
+    refused = await run_fieldbook(settings, tmp_path, "tiers")
+    assert f"the database is at revision {FIRST_REVISION}, this version needs " in refused.stderr
+    await asyncio.to_thread(alembic.upgrade, "head")
+    assert (await run_fieldbook(settings, tmp_path, "api-token", "list")).returncode == 0
