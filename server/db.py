@@ -180,10 +180,35 @@ async def purge_expired_store_items(session: AsyncSession) -> int:
 BATCH = "fieldbook.batch"  # the session.info key of `batched`
 
 
+TAKEN = "fieldbook.versions_taken"  # the session.info key of `versions_taken`
+
+
+def versions_taken(session: AsyncSession) -> list[int]:
+    """The change-sequence values `next_version` has handed out in this session, oldest first: a
+    sync push tells from them whether a command gave its record a new version or changed nothing."""
+    return session.info.setdefault(TAKEN, [])
+
+
+async def hold_versions(session: AsyncSession) -> None:
+    """Take the change counter's lock now, before reading what this transaction will change.
+
+    Every writer holds the lock from its first version to its commit, so once this returns every
+    read (at READ COMMITTED) sees every change committed before this transaction's: a merge can
+    never read a record that another writer has since changed behind it. (On SQLite a transaction
+    that has written holds the one writer's lock already, and FOR UPDATE is left out.)"""
+    await session.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1).with_for_update())
+
+
 async def next_version(session: AsyncSession) -> int:
     """Take the next change-sequence value; every command calls this once before it writes.
 
     Inside `batched(session)` only the first call reads the counter; later ones count on."""
+    version = await _next_version(session)
+    versions_taken(session).append(version)
+    return version
+
+
+async def _next_version(session: AsyncSession) -> int:
     batch: Batch | None = session.info.get(BATCH)
     if batch is not None and batch.last is not None:
         batch.last += 1

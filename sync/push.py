@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from server.db import OpenSession, add_log_row, batched, utcnow
+from server.db import OpenSession, add_log_row, batched, hold_versions, utcnow, versions_taken
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.users.models import User
@@ -182,8 +182,9 @@ async def _apply(
     mutation: Mutation,
     registry: Registry,
     received_at: dt.datetime,
-) -> dict[str, Any]:
-    """Run one mutation's command and return its outcome; a refusal raises CommandError."""
+) -> tuple[dict[str, Any], int | None]:
+    """Run one mutation's command; return its outcome and the version it gave its record (None if
+    it changed nothing). A refusal raises CommandError."""
     handler = registry.get(mutation.name)
     if handler is None:
         raise CommandError(Message(N_("The server does not know this kind of change; update the app.")))
@@ -191,11 +192,17 @@ async def _apply(
     if merge := registry.merges.get(mutation.name):
         args, conflicts = await merge_args(session, merge, args, mutation.base_version, user_id=actor.id,
                                            device_id=device_id, mutation_id=mutation.id)  # fmt: skip
+    taken_before = len(versions_taken(session))
     record = await handler(session, actor, args, Context(received_at=received_at))
-    outcome = {"id": str(record.id), "version": getattr(record, "version", None)}
+    version = getattr(record, "version", None)
+    outcome = {"id": str(record.id), "version": version}
     if conflicts:
         outcome["conflicts"] = conflicts
-    return outcome
+    # The version this mutation gave its record, or None if it changed nothing (its outcome still
+    # says which version the record is at). A later merge takes only these for the device's own
+    # changes: an edit that changed nothing must not hide the change that made the current version.
+    own = version if version in versions_taken(session)[taken_before:] else None
+    return outcome, own
 
 
 async def _apply_in_savepoint(
@@ -206,13 +213,13 @@ async def _apply_in_savepoint(
     registry: Registry,
     render: RenderMessage,
     received_at: dt.datetime,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, dict[str, Any], int | None]:
     """Run one mutation in a savepoint: refused, it rolls back alone, and says why."""
     try:
         async with session.begin_nested():
-            return "applied", await _apply(session, actor, device_id, mutation, registry, received_at)
+            return "applied", *await _apply(session, actor, device_id, mutation, registry, received_at)
     except CommandError as error:
-        return "rejected", _reason(error, render)
+        return "rejected", _reason(error, render), None
 
 
 async def _apply_group(
@@ -239,6 +246,9 @@ async def _apply_group(
         return results, last
     if new[0].id != last + 1:  # ids rise one by one (checked), so only the first can skip ahead
         raise SyncRefused(409, "mutation_gap", f"Expected mutation {last + 1}.", last)
+    # Before reading anything the mutations will merge with or change: every read from here on
+    # sees every other writer's committed changes (server.db.hold_versions).
+    await hold_versions(session)
     actor = await session.get(User, user_id)
     if actor is None or not actor.is_active or actor.deleted_at is not None:
         raise SyncRefused(401, "signed_out", "This account is no longer active.", last)
@@ -247,14 +257,14 @@ async def _apply_group(
         for mutation in new:
             received_at = utcnow()
             if savepoints:
-                status, outcome = await _apply_in_savepoint(session, actor, device_id, mutation, registry, render, received_at)  # fmt: skip
+                status, outcome, own = await _apply_in_savepoint(session, actor, device_id, mutation, registry, render, received_at)  # fmt: skip
             else:
-                status, outcome = "applied", await _apply(session, actor, device_id, mutation, registry, received_at)  # fmt: skip
+                status, (outcome, own) = "applied", await _apply(session, actor, device_id, mutation, registry, received_at)  # fmt: skip
             # The merge of a later edit in this group reads it (audit.changed_since) to know this
             # one's version for the device's own.
             add_log_row(session, MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
                                                 status=status, outcome=outcome, received_at=received_at,
-                                                record_version=outcome.get("version") if status == "applied" else None))  # fmt: skip
+                                                record_version=own))  # fmt: skip
             results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
             last = mutation.id
             if time.monotonic() - started >= limits.seconds:
