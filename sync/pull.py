@@ -585,11 +585,22 @@ async def _pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullReq
                 ClientView.device_id == device.id, ClientView.cursor <= cursor - VIEWS_KEPT
             )
         )
-        device.last_seen_at = utcnow()
         last_mutation_id = device.last_mutation_id
         await session.commit()
+        await _note_seen(session, device.id)
     return PullResponse(cursor=_cursor(epoch, cursor), last_mutation_id=last_mutation_id, changes=changes,
                         reset=view is None, more=remaining > 0, remaining=remaining)  # fmt: skip
+
+
+async def _note_seen(session: AsyncSession, device_id: uuid.UUID) -> None:
+    """Note when the device last pulled, in a transaction of its own after the pull's, and only if
+    no push of the device holds its row: a push notes it itself, and a pull that wrote the row in
+    its snapshot failed whenever a push had changed it meanwhile (or waited for the push to end)."""
+    free = select(Device.id).where(Device.id == device_id).with_for_update(skip_locked=True)
+    await session.execute(
+        update(Device).where(Device.id.in_(free.scalar_subquery())).values(last_seen_at=utcnow())
+    )
+    await session.commit()
 
 
 def _nothing_new(cursor: str, device: Device) -> PullResponse:

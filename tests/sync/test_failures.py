@@ -321,6 +321,27 @@ async def test_a_pull_that_overlaps_the_same_devices_push_is_answered(app, db, w
     assert_answered(answers)
 
 
+async def test_a_device_pulls_while_its_own_long_push_runs(app, db, world) -> None:
+    """A phone's pull never fails because its own push of a long day is still committing groups
+    (each group moves the device's row on; a pull that wrote that row in its snapshot was refused
+    as busy every time on PostgreSQL)."""
+    shop = world["shop"]
+    async with signed_in_on_this_loop(app, world["rita"]) as client:
+        device = uuid.uuid4()
+        cursor = (await pull(client, device))["cursor"]
+        mutations = [update(number, shop, shop.version, city=f"Town {number}") for number in range(1, 301)]
+        pushing = asyncio.create_task(client.post("/sync/push", json=body(device, *mutations)))
+        request = {"device_id": str(device), "schema_version": SCHEMA_VERSION, "app_version": "test",
+                   "cursor": cursor}  # fmt: skip
+        pulls = []
+        while not pushing.done():
+            pulls.append(await client.post("/sync/pull", json=request))
+        pushed = await pushing
+    assert pushed.status_code == 200 and set(statuses(pushed.json())) == {"applied"}
+    assert pulls and [answer.status_code for answer in pulls] == [200] * len(pulls)
+    assert (await fresh(db, Device, device)).last_mutation_id == 300
+
+
 async def test_two_pulls_of_one_device_at_once_are_both_answered(app, db, world) -> None:
     """A tab and the service worker pulling at the same moment: both pulls number a new client view
     from the same newest one; the one that loses that race is answered from a fresh look, never a 500."""
