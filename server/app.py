@@ -30,7 +30,7 @@ from server.auth import RotatingSessionBackend, RotatingSessionConfig, SignedInO
 from server.cli import FieldbookCLIPlugin
 from server.contacts.views import ContactController
 from server.dashboard.views import DashboardController
-from server.db import DatabaseStore, KeyValueItem, alchemy_config, purge_expired_store_items
+from server.db import DatabaseStore, KeyValueItem, alchemy_config, create_engine, purge_expired_store_items
 from server.home.views import HomeController
 from server.imports import service as imports
 from server.imports.views import RUNS_KEY, ImportsController
@@ -159,16 +159,37 @@ def rate_limits(settings: Settings) -> list[DefineMiddleware]:
     ]  # fmt: skip
 
 
-def stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> dict[str, Store]:
+# Connections of the store's own pool (sessions and rate limits kept in the database).
+STORE_POOL_SIZE = 4
+
+
+def stores(settings: Settings, store_alchemy: SQLAlchemyAsyncConfig | None) -> dict[str, Store]:
     """Sessions and rate-limit counters, in a store every server process shares: the database,
     or Redis when FIELDBOOK_REDIS_URL is set."""
-    if settings.redis_url:
+    if store_alchemy is None:
         redis = RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_namespace)
         return {name: redis.with_namespace(name) for name in ("sessions", "sign_in_limits", "api_limits")}
     return {
-        name: DatabaseStore(alchemy, model=KeyValueItem, namespace=name)
+        name: DatabaseStore(store_alchemy, model=KeyValueItem, namespace=name)
         for name in ("sessions", "sign_in_limits", "api_limits")
     }
+
+
+def store_database(settings: Settings) -> SQLAlchemyAsyncConfig | None:
+    """The database connections of the session and rate-limit store (None with Redis): a pool of
+    their own. The store writes a changed session after the handler, while the request may still
+    hold its connection; from the requests' pool, a server whose every connection was held that way
+    would wait for ever (docs/sync.md, "Capacity"). Each store statement holds its connection for
+    one statement and waits for nothing else, so this pool always frees up."""
+    if settings.redis_url:
+        return None
+    engine = create_engine(settings.database_url, echo=settings.echo_sql, pool_size=STORE_POOL_SIZE)
+    return alchemy_config(settings, engine)
+
+
+async def close_store_database(app: Litestar) -> None:
+    if (store_alchemy := app.state.get("store_alchemy")) is not None:
+        await store_alchemy.get_engine().dispose()
 
 
 async def purge_expired_sessions(app: Litestar) -> None:
@@ -207,6 +228,7 @@ def collect_garbage_less_often(_app: Litestar) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     alchemy = alchemy_config(settings)
+    store_alchemy = store_database(settings)
     assets = shell.Assets.scan(settings.pwa_dir)
     session_config = RotatingSessionConfig(
         key="fieldbook_session",
@@ -232,8 +254,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             push_worker.start_push,
             start_imports,
         ],
-        on_shutdown=[push_worker.stop_push, stop_imports],
-        stores=stores(settings, alchemy),
+        on_shutdown=[push_worker.stop_push, stop_imports, close_store_database],
+        stores=stores(settings, store_alchemy),
         middleware=rate_limits(settings),
         template_config=TemplateConfig(
             instance=JinjaTemplateEngine.from_environment(template_environment(settings, assets))
@@ -258,6 +280,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "settings": settings,
                 "alchemy": alchemy,
+                "store_alchemy": store_alchemy,
                 "assets": assets,
                 "shell_files": shell.ShellFiles.build(settings.pwa_dir, assets),
                 "translations": i18n.load_translations(),

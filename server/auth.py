@@ -147,7 +147,12 @@ async def retrieve_user(session_data: dict[str, Any], connection: ASGIConnection
     user_id = parse_uuid(session_data.get(SESSION_USER_KEY))
     if user_id is None:
         return None
-    user = await db_session(connection).get(User, user_id)
+    session = db_session(connection)
+    user = await session.get(User, user_id)
+    # End the read's transaction, so the request holds no connection until its handler needs one
+    # (the sync endpoints open their own): never one connection held while waiting for another.
+    # The person stays loaded (expire_on_commit is off).
+    await session.commit()
     if user is None or not user.is_active or user.deleted_at is not None:
         # Said apart from "not signed in", so a device wipes what it holds for this person.
         raise NotAuthorizedException(extra={"reason": ACCOUNT_INACTIVE})

@@ -325,7 +325,12 @@ JSON_CODECS = {"json_serializer": _json_dumps, "json_deserializer": msgspec.json
 
 
 def create_engine(
-    database_url: str, *, echo: bool = False, pooled: bool = True, ping_after_idle: float = 5.0
+    database_url: str,
+    *,
+    echo: bool = False,
+    pooled: bool = True,
+    pool_size: int = 10,
+    ping_after_idle: float = 5.0,
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = database_url.split(":///", 1)[-1]
@@ -342,7 +347,7 @@ def create_engine(
     # Last in, first out: the connections a quiet server does not need stay idle (and are pinged
     # when next used) instead of every one being woken in turn.
     engine = create_async_engine(
-        database_url, echo=echo, pool_size=10, max_overflow=10, pool_use_lifo=True, **JSON_CODECS
+        database_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True, **JSON_CODECS
     )
     _ping_when_idle(engine, ping_after_idle)
     return engine
@@ -390,7 +395,8 @@ async def sessions_on_one_connection(engine: AsyncEngine) -> AsyncIterator[OpenS
 
 def alchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:
     return SQLAlchemyAsyncConfig(
-        engine_instance=engine or create_engine(settings.database_url, echo=settings.echo_sql),
+        engine_instance=engine
+        or create_engine(settings.database_url, echo=settings.echo_sql, pool_size=settings.database_pool_size),
         session_config=AsyncSessionConfig(expire_on_commit=False),
         alembic_config=AlembicAsyncConfig(
             script_config=str(REPO_ROOT / "alembic.ini"),

@@ -85,6 +85,17 @@ class Settings:
     vapid_private_key: str = ""
     vapid_subject: str = "mailto:fieldbook@localhost"
     push_dispatcher: bool = True
+    # Database connections (PostgreSQL) each server process keeps for requests; it may open as
+    # many again in a burst. Syncs are let in `sync_concurrency` at a time per process (by default
+    # half the pool, so pages always find a connection); one that waits `sync_queue_seconds` for
+    # its turn is told to come back later (503 with Retry-After). See docs/sync.md, "Capacity".
+    database_pool_size: int = 10
+    sync_concurrency: int = 0  # 0: half of database_pool_size
+    sync_queue_seconds: float = 1.0
+
+    @property
+    def sync_slots(self) -> int:
+        return self.sync_concurrency or max(1, self.database_pool_size // 2)
 
     @property
     def production(self) -> bool:
@@ -156,6 +167,9 @@ class Settings:
             vapid_private_key=env.get("FIELDBOOK_VAPID_PRIVATE_KEY", "").strip(),
             vapid_subject=env.get("FIELDBOOK_VAPID_SUBJECT", "").strip() or Settings.vapid_subject,
             push_dispatcher=_flag(env.get("FIELDBOOK_PUSH_DISPATCHER", "1")),
+            database_pool_size=_positive_int(env, "FIELDBOOK_DATABASE_POOL_SIZE", 10),
+            sync_concurrency=_positive_int(env, "FIELDBOOK_SYNC_CONCURRENCY", 0),
+            sync_queue_seconds=_positive_float(env, "FIELDBOOK_SYNC_QUEUE_SECONDS", 1.0),
         )
 
 
@@ -166,6 +180,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise SettingsError(f"{name} must be a whole number above 0")
     return int(value)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds above 0")
+    return number
 
 
 def normalise_database_url(url: str) -> str:
