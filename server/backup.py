@@ -39,14 +39,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import server.models  # noqa: F401 - every model must be in the metadata
 from server.db import ChangeCounter, metadata
+from server.quotes.models import QuoteNumber
 from server.schema import code_revision, database_revision
 
 FORMAT = "fieldbook-backup"
 FORMAT_VERSION = 1
 # Ephemeral tables: sessions and rate-limit windows, and what each device was last sent.
 EXCLUDED = frozenset({"key_value_store", "sync_client_views"})
-# Tables the migrations fill (their rows are replaced by the backup's).
-SEEDED = frozenset({ChangeCounter.__tablename__})
+# Tables the migrations fill with one counter row (replaced by the backup's), and its column that
+# says whether anything was counted yet.
+SEEDED = {ChangeCounter.__table__.name: ChangeCounter.value, QuoteNumber.__table__.name: QuoteNumber.last}
 # Rows written with one executemany.
 BATCH = 2000
 
@@ -244,8 +246,8 @@ async def _nonempty_tables(connection: AsyncConnection) -> list[str]:
     """Tables holding data (the migrations' own rows, such as a zero change counter, do not count)."""
     found = []
     for table in tables():
-        if table.name == ChangeCounter.__tablename__:
-            if await connection.scalar(select(func.coalesce(func.max(ChangeCounter.value), 0))):
+        if (counted := SEEDED.get(table.name)) is not None:
+            if await connection.scalar(select(func.coalesce(func.max(counted), 0))):
                 found.append(table.name)
         elif await connection.scalar(select(select(table).exists())):
             found.append(table.name)

@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import inspect
+
 from server.audit import service as audit
-from server.db import Versioned, new_id, next_version, stamp
+from server.db import Versioned, locked, new_id, next_version, stamp
 from server.errors import Message, ValidationError
 from server.i18n import N_
 from server.validation import parse_uuid
@@ -49,7 +51,12 @@ async def insert(
 async def apply_changes(
     session: AsyncSession, actor: User | None, record: R, values: Mapping[str, Any], action: str
 ) -> dict[str, Any]:
-    """Set the values that differ from the record's; an edit that changes nothing writes nothing."""
+    """Set the values that differ from the record's; an edit that changes nothing writes nothing.
+
+    The record is read again first, under its row's lock (`server.db.locked`): what differs, and
+    the audit trail's "before", are worked out from what is committed now."""
+    if inspect(record).persistent:
+        await locked(session, type(record), record.id)
     changed = {name: value for name, value in values.items() if getattr(record, name) != value}
     if changed:
         before = audit.snapshot(record, changed)

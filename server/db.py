@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -38,9 +39,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import NullPool
 from uuid_utils.compat import uuid7
 
@@ -93,9 +95,10 @@ class Versioned(UUIDv7AuditBase):
 class ChangeCounter(AdvancedDeclarativeBase):
     """The single row that numbers every change.
 
-    Taking the next value locks the row until the transaction ends, so versions commit in the
-    order they were handed out: a sync pull that has seen version N can never later find a row
-    with a smaller version commit behind it (the PostgreSQL sequence trap in DESIGN.md).
+    A transaction takes its versions from it in its last statements before the commit
+    (`stamp_versions`), which locks the row until the commit: so versions commit in the order they
+    were handed out, and a sync pull that has seen the counter at N can never later find a row with
+    a version at or below N commit behind it (the PostgreSQL sequence trap in DESIGN.md).
     """
 
     __tablename__ = "change_counter"
@@ -178,87 +181,196 @@ async def purge_expired_store_items(session: AsyncSession) -> int:
 
 
 BATCH = "fieldbook.batch"  # the session.info key of `batched`
+VERSIONS = "fieldbook.versions"  # the session.info key of this transaction's `Versions`
+# The columns that hold change-sequence values: every synced table's `version`, and the version a
+# change gave its record in the audit trail and in the sync ledger.
+VERSION_COLUMNS = ("version", "record_version")
 
 
-TAKEN = "fieldbook.versions_taken"  # the session.info key of `versions_taken`
+@dataclass
+class Versions:
+    """The change-sequence values one transaction has handed out so far. Until the commit they are
+    stand-ins, -1, -2, -3 ...: the transaction takes the real values in its last statements."""
+
+    taken: list[int] = field(default_factory=list)
+    tables: set[str] = field(default_factory=set)  # tables that hold stand-ins
 
 
-def versions_taken(session: AsyncSession) -> list[int]:
-    """The change-sequence values `next_version` has handed out in this session, oldest first: a
-    sync push tells from them whether a command gave its record a new version or changed nothing."""
-    return session.info.setdefault(TAKEN, [])
-
-
-async def hold_versions(session: AsyncSession) -> None:
-    """Take the change counter's lock now, before reading what this transaction will change.
-
-    Every writer holds the lock from its first version to its commit, so once this returns every
-    read (at READ COMMITTED) sees every change committed before this transaction's: a merge can
-    never read a record that another writer has since changed behind it. (On SQLite a transaction
-    that has written holds the one writer's lock already, and FOR UPDATE is left out.)"""
-    await session.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1).with_for_update())
+def _versions(session: AsyncSession | Session) -> Versions:
+    return session.info.setdefault(VERSIONS, Versions())
 
 
 async def next_version(session: AsyncSession) -> int:
-    """Take the next change-sequence value; every command calls this once before it writes.
+    """The change-sequence value of the change this command is about to make; every command calls
+    this once before it writes.
 
-    Inside `batched(session)` only the first call reads the counter; later ones count on."""
-    version = await _next_version(session)
-    versions_taken(session).append(version)
+    Versions order every change in the organisation, and a sync pull must never skip a change that
+    commits later with a lower version than one it has seen (DESIGN.md: the PostgreSQL sequence
+    trap). Taking them from the counter as a transaction goes made every writer wait for the
+    counter from its first change to its commit. Instead a transaction works with stand-ins (-1,
+    -2 ... in the order taken), and its last statements before the commit take as many real values
+    from the counter at once and write them in (`stamp_versions`): the counter's row stays locked
+    only for those statements and the commit, and versions still commit in the order they are
+    handed out (docs/sync.md, "Why versions are stamped at the commit").
+    """
+    stamp_versions_at_commit()
+    versions = _versions(session)
+    version = -(len(versions.taken) + 1)
+    versions.taken.append(version)
     return version
 
 
-async def _next_version(session: AsyncSession) -> int:
-    batch: Batch | None = session.info.get(BATCH)
-    if batch is not None and batch.last is not None:
-        batch.last += 1
-        return batch.last
-    result = await session.execute(
-        update(ChangeCounter)
-        .where(ChangeCounter.id == 1)
-        .values(value=ChangeCounter.value + 1)
-        .returning(ChangeCounter.value)
-    )
-    value = result.scalar_one_or_none()
-    if value is None:  # a database created without migrations (only possible by hand)
+def versions_taken(session: AsyncSession) -> list[int]:
+    """The stand-in versions this transaction has handed out, oldest first: a sync push tells from
+    them whether a command gave its record a new version or changed nothing."""
+    return _versions(session).taken
+
+
+def holds_versions(session: AsyncSession, table: Any) -> None:
+    """Note that `table` holds stand-in versions written around the ORM (a bulk insert)."""
+    _versions(session).tables.add(table.name if hasattr(table, "name") else str(table))
+
+
+def is_stand_in(version: int | None) -> bool:
+    return version is not None and version < 0
+
+
+def change_order(version: int) -> tuple[int, int]:
+    """A sort key that puts changes in the order they were made, this transaction's own (stand-ins,
+    -1 first) after every committed one."""
+    return (1, -version) if version < 0 else (0, version)
+
+
+async def stamp_versions(session: AsyncSession) -> Callable[[int], int]:
+    """Take the real versions for this transaction's stand-ins and write them in now, ahead of the
+    commit, which should follow at once (the counter's row is locked until then). Returns the
+    mapping, for answers built from stand-ins. The commit does this itself when nobody has."""
+    return await session.run_sync(_stamp)
+
+
+def _stamp(session: Session) -> Callable[[int], int]:
+    versions: Versions | None = session.info.get(VERSIONS)
+    if versions is None or not versions.taken:
+        return _unchanged
+    unhold_log_rows(session)
+    session.flush()
+    count = len(versions.taken)
+    last = session.execute(
+        update(ChangeCounter).where(ChangeCounter.id == 1)
+        .values(value=ChangeCounter.value + count).returning(ChangeCounter.value)
+    ).scalar_one_or_none()  # fmt: skip
+    if last is None:  # a database created without migrations (only possible by hand)
         raise RuntimeError("change_counter is empty: run `fieldbook database upgrade`")
-    if batch is not None:
-        batch.taken = batch.last = value
-    return value
+    before_first = last - count  # stand-in -n becomes before_first + n
+
+    def real(version: int) -> int:
+        return before_first - version if version < 0 else version
+
+    for name in sorted(versions.tables):
+        table = metadata.tables[name]
+        for column in (table.c[c] for c in VERSION_COLUMNS if c in table.c):
+            values = {column.name: before_first - column}
+            if "updated_at" in table.c:  # not a change of its own: the column's onupdate stays out
+                values["updated_at"] = table.c.updated_at
+            session.execute(
+                update(table).where(column < 0).values(values),
+                execution_options={"synchronize_session": False},
+            )
+    for record in list(session.identity_map.values()):
+        for name in VERSION_COLUMNS:
+            value = record.__dict__.get(name)
+            if isinstance(value, int) and value < 0:
+                set_committed_value(record, name, real(value))
+    session.info.pop(VERSIONS, None)
+    return real
+
+
+def _unchanged(version: int) -> int:
+    return version
+
+
+def _note_tables_with_stand_ins(session: Session, _context: Any, _instances: Any) -> None:
+    """Before a flush: which tables its rows put stand-in versions in."""
+    versions: Versions | None = session.info.get(VERSIONS)
+    if versions is None:
+        return
+    for record in itertools.chain(session.new, session.dirty):
+        if any(is_stand_in(record.__dict__.get(name)) for name in VERSION_COLUMNS):
+            versions.tables.add(record.__table__.name)
+
+
+def _stamp_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release: the transaction goes on
+        return
+    _stamp(session)
+
+
+def _forget_transaction(session: Session, transaction: SessionTransaction) -> None:
+    session.info.pop(LOCKED, None)  # a savepoint rolled back may have let some go
+    if transaction.parent is None:  # the whole transaction ended (a rollback takes its stand-ins back)
+        session.info.pop(VERSIONS, None)
+
+
+LOCKED = "fieldbook.locked"  # the session.info key of the rows `locked` has locked
+
+
+async def locked(session: AsyncSession, model: type[Versioned], record_id: uuid.UUID) -> Any:
+    """The record as last committed, its row locked until this transaction ends (FOR UPDATE;
+    SQLite has one writer anyway), or None if there is no such row.
+
+    A command reads before it changes; another transaction may change the same record meanwhile.
+    Read again under the lock, the values a change is worked out from (and the audit trail's
+    "before") are the current ones, and a change still uncommitted elsewhere is waited for."""
+    held: set[tuple[str, uuid.UUID]] = session.info.setdefault(LOCKED, set())
+    if (model.__tablename__, record_id) in held:
+        return await session.get(model, record_id)
+    record = await session.scalar(_locking_read(model), {"record_id": record_id})
+    held.add((model.__tablename__, record_id))
+    return record
+
+
+@functools.cache
+def _locking_read(model: type[Versioned]) -> Select[Any]:
+    return (
+        select(model)
+        .where(model.id == bindparam("record_id"))
+        .with_for_update(of=model)  # not the rows eager loads join in
+        .execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def stamp_versions_at_commit() -> None:
+    """Every session stamps its transaction's versions as it commits (once per process)."""
+    event.listen(Session, "before_flush", _note_tables_with_stand_ins)
+    event.listen(Session, "before_commit", _stamp_before_commit)
+    event.listen(Session, "after_transaction_end", _forget_transaction)
 
 
 @dataclass
 class Batch:
-    taken: int | None = None  # the change counter's value the database handed out
-    last: int | None = None  # the last value handed out since
     log_rows: list[Any] = field(default_factory=list)  # audit events and ledger rows, not yet added
 
 
 @asynccontextmanager
 async def batched(session: AsyncSession) -> AsyncIterator[None]:
-    """Many commands in one transaction (a sync push's group, an import) write as one batch.
+    """Many commands in one transaction (a sync push's group, an import) write as one batch: rows
+    that are only ever appended (`add_log_row`: audit events, the sync ledger) wait until leaving,
+    then go in one statement per table instead of one each.
 
-    - The first `next_version` takes a value from the database, which locks the counter's row
-      until the transaction ends, so no one else can take one meanwhile: later values are counted
-      on in memory and the last is written back on leaving.
-    - Rows that are only ever appended (`add_log_row`: audit events, the sync ledger) wait until
-      leaving, then go in one statement per table instead of one each.
-
-    Not for work with savepoints: rolling one back would release the counter's lock and could not
-    take back rows held here. Leave it before the commit; an error leaves it writing nothing.
+    Not for work with savepoints: rolling one back could not take back rows held here. An error
+    leaves it writing nothing.
     """
-    batch = session.info[BATCH] = Batch()
+    session.info[BATCH] = Batch()
     try:
         yield
         unhold_log_rows(session)
         await session.flush()
     finally:
         del session.info[BATCH]
-    if batch.last is not None and batch.last != batch.taken:
-        await session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=batch.last))
 
 
-def add_log_row(session: AsyncSession, row: Any) -> None:
+def add_log_row(session: AsyncSession | Session, row: Any) -> None:
     """Add a row that is only ever appended (an audit event, a sync ledger row) to the session; in
     a batch it waits for the batch's end, unless a reader of the logs asks for it (`unhold_log_rows`)."""
     batch: Batch | None = session.info.get(BATCH)
@@ -268,7 +380,7 @@ def add_log_row(session: AsyncSession, row: Any) -> None:
         batch.log_rows.append(row)
 
 
-def unhold_log_rows(session: AsyncSession) -> None:
+def unhold_log_rows(session: AsyncSession | Session) -> None:
     """A batch's held log rows go into the session now, so the next query (autoflush) sees them."""
     batch: Batch | None = session.info.get(BATCH)
     if batch is not None:
@@ -286,6 +398,16 @@ async def current_epoch_and_version(session: AsyncSession) -> tuple[int, int]:
         await session.execute(select(ChangeCounter.epoch, ChangeCounter.value).where(ChangeCounter.id == 1))
     ).first()
     return (row.epoch, row.value) if row is not None else (0, 0)
+
+
+def lost_a_race(error: DBAPIError) -> bool:
+    """Whether a transaction failed only for what ran beside it, so that running it again is right:
+    SQLite's writer stayed busy, a unique key another transaction took first, or PostgreSQL broke a
+    deadlock or refused a snapshot that another transaction had overtaken."""
+    return isinstance(error, (OperationalError, IntegrityError)) or getattr(error.orig, "sqlstate", None) in {
+        "40001",
+        "40P01",
+    }
 
 
 def stamp(record: Versioned, version: int) -> None:
@@ -347,7 +469,12 @@ def create_engine(
     # Last in, first out: the connections a quiet server does not need stay idle (and are pinged
     # when next used) instead of every one being woken in turn.
     engine = create_async_engine(
-        database_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True, **JSON_CODECS
+        database_url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_use_lifo=True,
+        **JSON_CODECS,
     )
     _ping_when_idle(engine, ping_after_idle)
     return engine
@@ -396,7 +523,9 @@ async def sessions_on_one_connection(engine: AsyncEngine) -> AsyncIterator[OpenS
 def alchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:
     return SQLAlchemyAsyncConfig(
         engine_instance=engine
-        or create_engine(settings.database_url, echo=settings.echo_sql, pool_size=settings.database_pool_size),
+        or create_engine(
+            settings.database_url, echo=settings.echo_sql, pool_size=settings.database_pool_size
+        ),
         session_config=AsyncSessionConfig(expire_on_commit=False),
         alembic_config=AlembicAsyncConfig(
             script_config=str(REPO_ROOT / "alembic.ini"),

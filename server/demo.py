@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, text
 from server.accounts.models import Account
 from server.accounts.tiers import tier_for
 from server.contacts.models import Contact
-from server.db import Versioned, next_version, utcnow
+from server.db import Versioned, holds_versions, next_version, utcnow
 from server.leads import matching, scoring
 from server.leads.models import Lead, LeadSource, LeadStatus
 from server.orders.models import Order, OrderLine, OrderStatus, OrderStatusEvent
@@ -422,6 +422,7 @@ async def load_demo(alchemy: SQLAlchemyAsyncConfig, *, scale: int = 1) -> dict[s
                     {**row, "version": version, "created_at": now, "updated_at": now} for row in missing
                 ]
                 await session.execute(insert(model), stamped)
+                holds_versions(session, model.__table__)
             added[model.__tablename__] = len(missing)
         await session.commit()
         if any(added.values()):

@@ -9,20 +9,18 @@ the server's value, even when the device sends the whole record back.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import select
 
 from server.audit import service as audit
-from server.db import utcnow
+from server.db import locked, utcnow
 from sync.models import Conflict, MutationRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from server.db import Versioned
     from sync.registry import Merge
 
 
@@ -44,13 +42,15 @@ async def merge_args(
     record_id = _uuid(args.get(merge.target))
     if base_version is None or record_id is None:
         return args, []  # nothing to merge against: the command decides
+    # The record's row is locked first (FOR UPDATE; SQLite has one writer anyway): a change of
+    # another transaction that is not yet committed is waited for, and every read below sees it.
     # Every change stamps the record with its version, so a record still at (or before) the
-    # device's base has not changed since: the usual case, answered without its audit trail.
-    version = await session.scalar(_version_of(merge.model), {"record_id": record_id})
-    if version is None or version <= base_version:
+    # device's base has not changed since: the usual case, answered without its audit trail. A
+    # stand-in version (below 0) is this transaction's own change, after which the audit trail
+    # still tells what the server changed since the base.
+    record = await locked(session, merge.model, record_id)
+    if record is None or 0 <= record.version <= base_version:
         return args, []  # unchanged since the base (or missing, which the command refuses)
-    record = await session.get(merge.model, record_id)
-    assert record is not None
     # The device's own edits since `base_version` (queued offline one after another, all on the
     # same base) are not the server's changes.
     own = select(MutationRecord.record_version).where(
@@ -76,12 +76,6 @@ async def merge_args(
         conflicts.append({"id": str(conflict_id), "kind": merge.model.__tablename__, "record_id": str(record.id),
                           "field": name, "kept": kept, **values})  # fmt: skip
     return merged, conflicts
-
-
-@functools.cache
-def _version_of(model: type[Versioned]) -> Select[tuple[int]]:
-    # Built once: SQLAlchemy keeps a statement's cache key on it, and a push asks for every mutation.
-    return select(model.version).where(model.id == bindparam("record_id"))
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import visitors
@@ -52,7 +52,7 @@ from server.accounts.models import Account
 from server.audit.models import AuditEvent
 from server.auth import Person, visible
 from server.contacts.models import Contact
-from server.db import ChangeCounter, Versioned, current_epoch_and_version, utcnow
+from server.db import ChangeCounter, Versioned, current_epoch_and_version, lost_a_race, utcnow
 from server.leads.models import Lead
 from server.orders.models import Order, OrderLine, OrderStatusEvent
 from server.organisation.models import OrganisationPolicy
@@ -341,25 +341,16 @@ async def pull(open_session: OpenSession, actor_id: uuid.UUID, request: PullRequ
         except _NotBound:  # a new device (registered now), or someone else's (refused)
             await bind_device(open_session, actor_id, request.device_id, request.app_version)
         except DBAPIError as error:
-            if not _lost_a_race(error):
+            # A push of the same device changed its row after this pull's snapshot began, or
+            # another pull of the device stored the client view this one numbered alike (each saw
+            # the same newest view): a fresh snapshot answers.
+            if not lost_a_race(error):
                 raise
     raise SyncRefused(503, "busy", "The server is busy; try again.")
 
 
 class _NotBound(Exception):
     """The device is not (yet) this person's."""
-
-
-def _lost_a_race(error: DBAPIError) -> bool:
-    """Worth trying again from a fresh snapshot: a push of the same device changed its row after
-    this pull's snapshot began (PostgreSQL's serialization failure or deadlock); another pull of the
-    same device stored the client view this one numbered alike (a unique violation: each saw the
-    same newest view); or SQLite's writer stayed busy."""
-    return isinstance(error, OperationalError) or getattr(error.orig, "sqlstate", None) in {
-        "40001",
-        "40P01",
-        "23505",
-    }
 
 
 async def _snapshot(session: AsyncSession) -> None:

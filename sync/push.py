@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from server.db import OpenSession, add_log_row, batched, hold_versions, utcnow, versions_taken
+from server.db import OpenSession, batched, lost_a_race, stamp_versions, utcnow, versions_taken
 from server.errors import CommandError, Message, ValidationError
 from server.i18n import N_
 from server.users.models import User
@@ -246,12 +246,10 @@ async def _apply_group(
         return results, last
     if new[0].id != last + 1:  # ids rise one by one (checked), so only the first can skip ahead
         raise SyncRefused(409, "mutation_gap", f"Expected mutation {last + 1}.", last)
-    # Before reading anything the mutations will merge with or change: every read from here on
-    # sees every other writer's committed changes (server.db.hold_versions).
-    await hold_versions(session)
     actor = await session.get(User, user_id)
     if actor is None or not actor.is_active or actor.deleted_at is not None:
         raise SyncRefused(401, "signed_out", "This account is no longer active.", last)
+    applied: list[tuple[Mutation, str, dict[str, Any], int | None, dt.datetime]] = []
     # Without savepoints, the group writes as one batch (server.db.batched).
     async with contextlib.nullcontext() if savepoints else batched(session):
         for mutation in new:
@@ -260,15 +258,21 @@ async def _apply_group(
                 status, outcome, own = await _apply_in_savepoint(session, actor, device_id, mutation, registry, render, received_at)  # fmt: skip
             else:
                 status, (outcome, own) = "applied", await _apply(session, actor, device_id, mutation, registry, received_at)  # fmt: skip
-            # The merge of a later edit in this group reads it (audit.changed_since) to know this
-            # one's version for the device's own.
-            add_log_row(session, MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
-                                                status=status, outcome=outcome, received_at=received_at,
-                                                record_version=own))  # fmt: skip
-            results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
+            applied.append((mutation, status, outcome, own, received_at))
             last = mutation.id
             if time.monotonic() - started >= limits.seconds:
                 break
+    # The group's versions are stand-ins until now (server.db.next_version): from here to the
+    # commit the change counter is locked, so what follows is a few statements with nothing to wait
+    # for. The ledger and the answers carry the real versions.
+    real = await stamp_versions(session)
+    for mutation, status, outcome, own, received_at in applied:
+        if outcome.get("version") is not None:
+            outcome["version"] = real(outcome["version"])
+        session.add(MutationRecord(device_id=device_id, mutation_id=mutation.id, name=mutation.name[:80],
+                                   status=status, outcome=outcome, received_at=received_at,
+                                   record_version=None if own is None else real(own)))  # fmt: skip
+        results.append(MutationResult(id=mutation.id, status=status, outcome=outcome))  # type: ignore[arg-type]
     await session.execute(
         update(Device)
         .where(Device.id == device_id)
@@ -310,9 +314,12 @@ async def push(
             # the group. It runs again, each mutation in a savepoint, so the refusal rolls back alone.
             savepoints = True
             continue
-        except (IntegrityError, OperationalError):
-            # Another push for this device committed first (or SQLite's writer was busy): the next
-            # attempt sees its results instead of applying the mutations again. The rest of this
+        except DBAPIError as error:
+            if not lost_a_race(error):
+                raise
+            # Another push for this device committed first, SQLite's writer was busy, or two groups
+            # waited for each other's records (a deadlock PostgreSQL broke): the next attempt sees
+            # what committed instead of applying the mutations again. The rest of this
             # push runs a transaction per mutation, so one that keeps failing holds back nothing
             # before it.
             failures += 1

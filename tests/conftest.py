@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.app import create_app
 from server.db import ChangeCounter, alchemy_config, create_engine, metadata
+from server.quotes.models import QuoteNumber
 from server.settings import Settings
 
 PG_ADMIN_DSN = os.environ.get("FIELDBOOK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -99,9 +100,8 @@ def migrated_databases(
 
 async def empty_all_tables(database_url: str) -> None:
     engine = create_engine(database_url)
-    tables = [
-        table for table in reversed(metadata.sorted_tables) if table.name != ChangeCounter.__tablename__
-    ]
+    counters = (ChangeCounter.__table__, QuoteNumber.__table__)  # one row each, which the migrations make
+    tables = [table for table in reversed(metadata.sorted_tables) if table not in counters]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(
@@ -110,8 +110,10 @@ async def empty_all_tables(database_url: str) -> None:
         else:
             for table in tables:
                 await connection.execute(delete(table))
-        await connection.execute(delete(ChangeCounter))
+        for counter in counters:
+            await connection.execute(delete(counter))
         await connection.execute(insert(ChangeCounter).values(id=1, value=0))
+        await connection.execute(insert(QuoteNumber).values(id=1, last=0))
     await engine.dispose()
 
 

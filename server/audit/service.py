@@ -13,7 +13,7 @@ from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, or_, select
 
 from server.audit.models import AuditEvent
-from server.db import add_log_row, unhold_log_rows
+from server.db import add_log_row
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -66,7 +66,6 @@ async def changed_since(
 ) -> dict[str, Any]:
     """The fields of a record changed after `version` (leaving out the changes that made the versions
     `ignoring` selects), each with its value before the first such change."""
-    unhold_log_rows(session)  # a batch's own changes are among them
     query = select(AuditEvent).where(AuditEvent.record_id == record_id, AuditEvent.record_version > version)
     if ignoring is not None:
         query = query.where(AuditEvent.record_version.not_in(ignoring.scalar_subquery()))

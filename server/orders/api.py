@@ -8,7 +8,7 @@ from litestar import Request, Response, put
 from litestar.params import FromPath, JSONBody
 
 from server.auth import PUBLIC
-from server.db import DbSession
+from server.db import DbSession, stamp_versions
 from server.errors import ValidationError
 from server.orders import service as orders
 from server.orders.models import Order
@@ -62,6 +62,7 @@ async def upsert_order(
         await db_session.rollback()
         problems = {name: message.render() for name, message in error.errors.items()}
         return Response({"detail": "The order was not accepted.", "errors": problems}, status_code=422)
+    await stamp_versions(db_session)  # the answer carries the order's real version
     body = {"outcome": outcome, "order": order_json(order)}  # built before the commit can expire anything
     await db_session.commit()
     return Response(body, status_code=201 if outcome == "created" else 200)

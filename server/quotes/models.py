@@ -8,8 +8,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from advanced_alchemy.base import AdvancedDeclarativeBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.accounts.models import Account
@@ -61,6 +62,17 @@ class Product(Versioned):
     list_price: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class QuoteNumber(AdvancedDeclarativeBase):
+    """The last quote number handed out (one row, which the migrations make). Taking the next locks
+    the row until the quote's transaction ends: quotes are numbered without gaps, in the order
+    they are created, and only quote creations wait for each other."""
+
+    __tablename__ = "quote_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: one row
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Quote(Versioned):

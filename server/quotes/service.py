@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import func, select
+from sqlalchemy import update as update_rows
 
 from server.accounts import service as accounts
 from server.auth import get_visible, visible
@@ -25,7 +26,7 @@ from server.db import new_id, stamp, utcnow
 from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.quotes import pricing
-from server.quotes.models import Product, Quote, QuoteEvent, QuoteLine, QuoteStatus
+from server.quotes.models import Product, Quote, QuoteEvent, QuoteLine, QuoteNumber, QuoteStatus
 from server.validation import Fields, parse_uuid
 
 if TYPE_CHECKING:
@@ -212,6 +213,18 @@ def _line_key(line: Any) -> tuple[Any, ...]:
             line.discount_percent)  # fmt: skip
 
 
+async def _next_number(session: AsyncSession) -> int:
+    number = await session.scalar(
+        update_rows(QuoteNumber)
+        .where(QuoteNumber.id == 1)
+        .values(last=QuoteNumber.last + 1)
+        .returning(QuoteNumber.last)
+    )
+    if number is None:  # a database created without migrations (only possible by hand)
+        raise RuntimeError("quote_numbers is empty: run `fieldbook database upgrade`")
+    return number
+
+
 async def create(
     session: AsyncSession, actor: User, raw: Mapping[str, Any], *, record_id: Any = None
 ) -> Quote:
@@ -234,7 +247,7 @@ async def create(
         list_total=totals.list_total, subtotal=totals.subtotal, total=totals.total, **values,
     )  # fmt: skip
     await insert(session, actor, quote, "quotes.create", FIELDS)
-    quote.number = f"Q-{quote.version}"
+    quote.number = f"Q-{await _next_number(session)}"
     await _write_lines(session, quote, lines, totals.amounts)
     record_event(session, actor, quote, "created")
     return quote

@@ -41,6 +41,7 @@ from scim2_server.utils import parametrize
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 
+from server.db import stamp_versions
 from server.errors import NotFound, ValidationError
 from server.users import groups
 from server.users import service as users
@@ -289,7 +290,11 @@ class FieldbookStorage(AsyncScimStorage):
     async def _membership_changes(
         self, column: Any, ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[int, dt.datetime]]:
-        """The last change to the memberships of each record (ended ones count: they changed it)."""
+        """The last change to the memberships of each record (ended ones count: they changed it).
+
+        A resource's version (its ETag) is the record's: a change made in this request is stamped
+        with its real version first (server.db.stamp_versions), ahead of the commit that follows."""
+        await stamp_versions(self.session)
         if not ids:
             return {}
         rows = await self.session.execute(

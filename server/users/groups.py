@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from server.commands import apply_changes, client_id, insert
-from server.db import utcnow
+from server.db import change_order, utcnow
 from server.errors import Message, NotFound, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.users import service as users
@@ -298,7 +298,7 @@ async def _resync(
             values["role"] = (role or Role.REP).value
         if teams:
             joined = sorted(
-                (version, team)
+                (change_order(version), team)
                 for name, version in rows
                 if (team := _team_name(name, settings.team_group_prefix))
             )

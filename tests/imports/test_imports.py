@@ -117,8 +117,8 @@ async def test_duplicates_merge_or_skip_by_name_and_city_phone_and_email(db, peo
 async def test_each_imported_record_has_its_own_version_and_a_later_edit_comes_after_them(
     db, people, tmp_path
 ):
-    """The import takes the change counter once and counts on in memory: the counter must end past
-    every version it handed out, or a later edit would look older to a device that synced the import."""
+    """Each imported record gets a version of its own as the import commits, and the counter ends
+    past them all: a later edit must never look older to a device that synced the import."""
     rows = ["name,city,owner_email", *[f"Shop {n},Bury,rep@example.test" for n in range(5)]]
     report, written = await run(db, people, "accounts", write(tmp_path / "a.csv", rows))
     assert written and report.counts["created"] == 5
@@ -127,6 +127,7 @@ async def test_each_imported_record_has_its_own_version_and_a_later_edit_comes_a
     edited = await accounts.update(
         db, people["rep"], await db.scalar(select(Account.id).limit(1)), {"city": "Bolton"}
     )
+    await db.commit()
     assert edited.version > max(versions)
 
 

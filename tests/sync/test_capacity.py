@@ -31,7 +31,9 @@ async def serving(app: Litestar) -> AsyncIterator[AsyncExitStack]:
 
 async def signed_in(app: Litestar, clients: AsyncExitStack, user_id: uuid.UUID) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    client = await clients.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000"))
+    client = await clients.enter_async_context(
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+    )
     await sign_in(client, user_id)
     return client
 
@@ -39,7 +41,10 @@ async def signed_in(app: Litestar, clients: AsyncExitStack, user_id: uuid.UUID) 
 async def test_a_sync_beyond_the_limit_is_told_to_come_back_later(db, database_url, tmp_path) -> None:
     rita = await make_user(db, Role.REP, await make_team(db), name="Rita")
     sam = await make_user(db, Role.REP, await make_team(db), name="Sam")
-    shop, yard = await make_account(db, rita, name="Corner Shop"), await make_account(db, sam, name="Timber Yard")
+    shop, yard = (
+        await make_account(db, rita, name="Corner Shop"),
+        await make_account(db, sam, name="Timber Yard"),
+    )
     # Sessions and rate limits in Redis: on SQLite, the rate limit's write in the database would
     # wait for the first push's writer lock, so the second push would arrive only after it.
     settings = make_settings(database_url, tmp_path, sync_concurrency=1, sync_queue_seconds=0.05,
@@ -90,10 +95,14 @@ async def test_a_small_pool_serves_a_crowd_of_phones_and_pages_at_once(db, datab
     async with serving(app) as clients:
         phones = [await signed_in(app, clients, rep.id) for rep in reps]
         answers = await asyncio.wait_for(
-            asyncio.gather(*(phone(client, account) for client, account in zip(phones, accounts, strict=True))),
+            asyncio.gather(
+                *(phone(client, account) for client, account in zip(phones, accounts, strict=True))
+            ),
             timeout=25,
         )
         pulled = await pull(phones[0], uuid.uuid4())
     assert {status for statuses in answers for status in statuses} <= {200, 503}
     assert [sum(status == 200 for status in statuses) for statuses in answers] == [6] * len(reps)
-    assert {change["data"]["city"] for change in pulled["changes"] if change["kind"] == "accounts"} == {"Town 3"}
+    assert {change["data"]["city"] for change in pulled["changes"] if change["kind"] == "accounts"} == {
+        "Town 3"
+    }

@@ -136,6 +136,9 @@ async def test_an_edit_that_changed_nothing_is_not_later_taken_for_the_devices_o
     first = await edit(client, phone, 1, account, base, notes="Rep's note 1")
     assert [c["kept"] for c in first["outcome"]["conflicts"]] == ["server"]
     second = await edit(client, phone, 2, account, base, notes="Rep's note 2", city="Rochdale")
-    assert {c["field"]: c["kept"] for c in second["outcome"]["conflicts"]} == {"notes": "server", "city": "yours"}
+    assert {c["field"]: c["kept"] for c in second["outcome"]["conflicts"]} == {
+        "notes": "server",
+        "city": "yours",
+    }
     saved = await db.get(Account, account.id, populate_existing=True)
     assert (saved.notes, saved.city) == ("Manager's note", "Rochdale")
