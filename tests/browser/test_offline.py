@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -485,7 +486,7 @@ def test_a_deactivated_rep_phone_forgets_everything(
     deactivate_the_rep(database_url, seed)
     page.evaluate("window.dispatchEvent(new Event('online'))")  # what starts a sync when signal returns
 
-    expect_forgotten(page, seed, briefcase)
+    expect_forgotten(page, seed, briefcase, timeout=20_000)  # the phone waits up to 5 s before it syncs
 
 
 def expect_forgotten(page: Page, seed: Seed, briefcase: str, timeout: float = 10_000) -> None:
@@ -584,3 +585,65 @@ def test_a_deactivated_rep_phone_forgets_everything_with_the_sync_page_open(
     with contextlib.suppress(PlaywrightError):
         page.get_by_role("button", name="Sync now").click(timeout=3_000)
     expect_forgotten(page, seed, f"fieldbook-user-{seed.rep.id}", timeout=4_000)
+
+
+# --- a busy server ----------------------------------------------------------------------------------
+
+BUSY = '{"code": "busy", "detail": "The server is busy; try again shortly."}'
+
+
+def test_a_phone_told_the_server_is_busy_waits_as_told_and_delivers_once(
+    open_phone: Callable[..., Phone], seed: Seed, database_url: str
+) -> None:
+    phone = open_phone(timezone_id=ZONE)
+    page = phone.page
+    ready_for_the_road(phone, seed.rep)
+    go_offline(phone)
+
+    page.goto("/leads/new")
+    expect(heading(page)).to_have_text("Capture a lead")
+    page.get_by_label("Name").fill(LEAD)
+    page.get_by_label("Phone").fill("07700 900123")
+    page.get_by_role("button", name="Save lead").click()
+    expect(page).to_have_url("/leads")
+    expect(status(page)).to_have_text("Offline · 1 waiting to sync")
+
+    # Back online, the server is busy: the first push (the page's, or the worker's Background
+    # Sync) is answered 503 "busy" with Retry-After: 1 before it reaches the server; later ones go
+    # through. "Sync now" starts the page's flush and the worker's at once, so a phone that gave up
+    # on the 503 would be seen pushing again at once (the other flusher, waiting on the Web Lock),
+    # or would say so in the page's console.
+    pushes: list[tuple[float, list[int]]] = []  # when each push came, and the mutations it carried
+
+    def busy_the_first_time(route: Route) -> None:
+        mutations = [mutation["id"] for mutation in route.request.post_data_json["mutations"]]
+        pushes.append((time.monotonic(), mutations))
+        if len(pushes) > 1:
+            route.continue_()
+            return
+        route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"}, body=BUSY)
+
+    phone.context.route("**/sync/push", busy_the_first_time)  # the page's and the worker's
+    phone.context.set_offline(False)
+    sync_now(page)
+    wait_until(
+        page, lambda: len(pushes) >= 2, "the phone never asked again after the server was busy",
+        timeout_ms=15_000,
+    )  # fmt: skip
+    expect_synced(page)
+    open_sync_page(page)
+    expect(section_after(page, "Waiting to sync")).to_have_text("Nothing is waiting.")
+
+    # Told, and asked again once, no sooner than it was told: the same change both times.
+    (told_at, first), (asked_again_at, second) = pushes
+    assert first == second == [1]
+    waited = asked_again_at - told_at
+    assert waited >= 1.0, f"the phone asked again after {waited:.3f} s, not the 1 s it was told"
+    failures = [warning for warning in phone.problems.console_warnings if "sync failed" in warning]
+    assert failures == [], "the sync told the server was busy gave up instead of waiting"
+
+    # The server has the change once.
+    [lead] = leads_named(database_url, LEAD)
+    assert lead.captured_by_id == seed.rep.id
+    assert lead.phone == "07700 900123"
+    assert ledger(database_url, seed.rep.id) == [(1, "leads.capture", "applied")]

@@ -40,6 +40,8 @@ function removeRow(event) {
 const Store = self.FieldbookStore;
 const Sync = self.FieldbookSync;
 const SYNC_EVERY_MS = 60000;
+const START_SPREAD_MS = 1500;
+const ONLINE_SPREAD_MS = 5000;
 const signedIn = document.querySelector('meta[name="fieldbook-user"]');
 const appVersion = (document.querySelector('meta[name="fieldbook-version"]') || {}).content || "dev";
 let progress = null; // {received, remaining} while a first sync is under way
@@ -127,14 +129,24 @@ async function startSync() {
     flushLater();
     flush();
   });
-  window.addEventListener("online", flush);
+  // When signal comes back to a whole area, or everyone opens the app at 8 a.m., the phones spread
+  // their syncs over a few seconds instead of all arriving in the same one. A change just made
+  // goes at once (above).
+  window.addEventListener("online", () => later(flush, ONLINE_SPREAD_MS));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") flush();
   });
-  setInterval(() => {
+  const tick = () => {
     if (document.visibilityState === "visible") flush();
-  }, SYNC_EVERY_MS);
-  flush();
+    later(tick, SYNC_EVERY_MS * 0.5, SYNC_EVERY_MS * 0.75); // every 45 to 75 s
+  };
+  later(tick, SYNC_EVERY_MS * 0.5, SYNC_EVERY_MS * 0.75);
+  later(flush, START_SPREAD_MS);
+}
+
+// Run `work` after `least` ms plus a random part of `spread` ms.
+function later(work, spread, least = 0) {
+  setTimeout(work, least + Math.random() * spread);
 }
 
 // The sign-in page means nobody is signed in: forget pages kept for the previous person, and

@@ -10,6 +10,7 @@
 //   first sync resumes from its last staged page and never leaves half a snapshot.
 // - 401 for a deactivated account wipes the device; 401 otherwise keeps everything and asks the
 //   person to sign in again; 426 keeps everything and asks for an update.
+// - A busy server (503, 429) is asked again after the wait it names, with jitter (`post`).
 //
 // A classic script, shared by the pages and the service worker (importScripts).
 (function (scope) {
@@ -27,20 +28,38 @@
     }
   }
 
+  // A busy server (503, or 429 from the rate limit) is asked again this many times in one flush,
+  // after the wait it names in Retry-After (or 0.5 s, 1 s, 2 s ... up to 8 s), each wait stretched
+  // by a random 0-100 %, so that phones told the same wait do not all come back at once. Sending a
+  // push again is always safe: the server applies each mutation once.
+  const BUSY_RETRIES = 5;
+
+  function busyWait(response, attempt) {
+    const said = Number(response.headers.get("Retry-After"));
+    const base = said > 0 ? said * 1000 : Math.min(8000, 500 * 2 ** attempt);
+    return base * (1 + Math.random());
+  }
+
   async function post(path, body) {
-    let response;
-    try {
-      response = await fetch(path, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(body),
-      });
-    } catch (error) {
-      throw new SyncStopped("offline");
+    for (let attempt = 0; ; attempt++) {
+      let response;
+      try {
+        response = await fetch(path, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(body),
+        });
+      } catch (error) {
+        throw new SyncStopped("offline");
+      }
+      if ((response.status === 503 || response.status === 429) && attempt < BUSY_RETRIES) {
+        await new Promise((resolve) => setTimeout(resolve, busyWait(response, attempt)));
+        continue;
+      }
+      const answer = await response.json().catch(() => ({}));
+      return { status: response.status, answer };
     }
-    const answer = await response.json().catch(() => ({}));
-    return { status: response.status, answer };
   }
 
   function announce(message) {
