@@ -31,6 +31,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     Select,
+    Update,
     bindparam,
     delete,
     event,
@@ -267,15 +268,8 @@ def _stamp(session: Session) -> Callable[[int], int]:
         return before_first - version if version < 0 else version
 
     for name in sorted(versions.tables):
-        table = metadata.tables[name]
-        for column in (table.c[c] for c in VERSION_COLUMNS if c in table.c):
-            values = {column.name: before_first - column}
-            if "updated_at" in table.c:  # not a change of its own: the column's onupdate stays out
-                values["updated_at"] = table.c.updated_at
-            session.execute(
-                update(table).where(column < 0).values(values),
-                execution_options={"synchronize_session": False},
-            )
+        for statement in _stamping(name):
+            session.execute(statement, {"before_first": before_first})
     for record in list(session.identity_map.values()):
         for name in VERSION_COLUMNS:
             value = record.__dict__.get(name)
@@ -283,6 +277,21 @@ def _stamp(session: Session) -> Callable[[int], int]:
                 set_committed_value(record, name, real(value))
     session.info.pop(VERSIONS, None)
     return real
+
+
+@functools.cache
+def _stamping(name: str) -> list[Update]:
+    """The statements that put real versions in place of a table's stand-ins (built once: building
+    one cost as much as running it)."""
+    table, statements = metadata.tables[name], []
+    for column in (table.c[c] for c in VERSION_COLUMNS if c in table.c):
+        values = {column.name: bindparam("before_first") - column}
+        if "updated_at" in table.c:  # not a change of its own: the column's onupdate stays out
+            values["updated_at"] = table.c.updated_at
+        statements.append(
+            update(table).where(column < 0).values(values).execution_options(synchronize_session=False)
+        )
+    return statements
 
 
 def _unchanged(version: int) -> int:
