@@ -131,9 +131,11 @@ async def cancel_rings(session: AsyncSession, reminder: Reminder) -> None:
     )
 
 
-async def schedule_ring(session: AsyncSession, reminder: Reminder) -> None:
-    """The reminder rings at its (new) due time; a ring still waiting for the old time is dropped."""
-    await cancel_rings(session, reminder)
+async def schedule_ring(session: AsyncSession, reminder: Reminder, *, new: bool = False) -> None:
+    """The reminder rings at its (new) due time; a ring still waiting for the old time is dropped
+    (a `new` reminder has none)."""
+    if not new:
+        await cancel_rings(session, reminder)
     if reminder.done_at is None and reminder.deleted_at is None:
         session.add(ReminderRing(reminder_id=reminder.id, ring_at=reminder.due_at))
         await session.flush()

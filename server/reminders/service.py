@@ -20,7 +20,7 @@ from server import i18n
 from server.accounts.models import Account
 from server.auth import get_visible, visible
 from server.commands import apply_changes, client_id, insert
-from server.db import utcnow
+from server.db import new_id, utcnow
 from server.errors import Message, PermissionDenied, ValidationError
 from server.i18n import N_
 from server.leads.models import Lead
@@ -98,18 +98,12 @@ async def _link(session: AsyncSession, actor: User, raw: Mapping[str, Any]) -> d
 
 
 async def _insert(
-    session: AsyncSession, actor: User | None, owner: User, values: Mapping[str, Any], record_id: Any
+    session: AsyncSession, actor: User | None, owner: User, values: Mapping[str, Any], reminder_id: uuid.UUID
 ) -> Reminder:
-    reminder_id = client_id(record_id)
-    existing = await session.get(Reminder, reminder_id)
-    if existing is not None:  # a replay of the same create: nothing twice
-        if existing.owner_id != owner.id:
-            raise ValidationError({"id": Message(N_("Choose one of the options."))})
-        return existing
     reminder = await insert(
         session, actor, Reminder(id=reminder_id, owner_id=owner.id, **values), "reminders.create", FIELDS
     )
-    await push.schedule_ring(session, reminder)
+    await push.schedule_ring(session, reminder, new=True)
     return reminder
 
 
@@ -117,14 +111,16 @@ async def create(
     session: AsyncSession, actor: User, raw: Mapping[str, Any], *, record_id: Any = None
 ) -> Reminder:
     """reminders.create: a reminder of one's own, by hand or from one of one's records."""
-    existing = await session.get(Reminder, client_id(record_id)) if record_id else None
-    if existing is not None and existing.owner_id == actor.id:
-        return existing
+    reminder_id = client_id(record_id)
+    if record_id and (existing := await session.get(Reminder, reminder_id)) is not None:
+        if existing.owner_id != actor.id:
+            raise ValidationError({"id": Message(N_("Choose one of the options."))})
+        return existing  # a replay of the same create (checked before its values): nothing twice
     values = _validate(raw, actor)
     values |= await _link(session, actor, raw)
     source = {LinkKind.VISIT: ReminderSource.VISIT, LinkKind.LEAD: ReminderSource.LEAD}
     values["source"] = source.get(values["link_kind"], ReminderSource.MANUAL)
-    return await _insert(session, actor, actor, values, record_id)
+    return await _insert(session, actor, actor, values, reminder_id)
 
 
 @functools.cache
@@ -153,7 +149,7 @@ async def remind(
         "link_id": link[1] if link else None,
         "source": ReminderSource.SYSTEM,
     }
-    return await _insert(session, None, owner, values, None)
+    return await _insert(session, None, owner, values, new_id())
 
 
 async def settle(
