@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from server.accounts.models import Account
-from server.users.models import Role, Team
+from server.users.models import Role
 from sync.models import Conflict
 from tests.conftest import sign_in
 from tests.factories import make_account, make_team, make_user
@@ -121,24 +121,3 @@ async def test_an_edit_of_a_deleted_record_is_refused_for_the_rep_to_see(client,
     await db.commit()
     result = await edit(client, uuid.uuid4(), 1, account, account.version, city="Bolton")
     assert (result["status"], result["outcome"]["code"]) == ("rejected", "not_found")
-
-
-async def test_an_edit_that_changed_nothing_is_not_later_taken_for_the_devices_own(client, db, shop) -> None:
-    """A conflict kept the server's note, so the rep's first edit changed nothing; the manager's
-    note and city are still the server's changes for the rep's next edit on the same base."""
-    rep, account = shop
-    manager = await make_user(db, Role.MANAGER, await db.get(Team, rep.team_id), name="Max")
-    base = account.version
-    await sign_in(client, manager.id)
-    await edit(client, uuid.uuid4(), 1, account, base, notes="Manager's note", city="Bolton")
-    await sign_in(client, rep.id)
-    phone = uuid.uuid4()
-    first = await edit(client, phone, 1, account, base, notes="Rep's note 1")
-    assert [c["kept"] for c in first["outcome"]["conflicts"]] == ["server"]
-    second = await edit(client, phone, 2, account, base, notes="Rep's note 2", city="Rochdale")
-    assert {c["field"]: c["kept"] for c in second["outcome"]["conflicts"]} == {
-        "notes": "server",
-        "city": "yours",
-    }
-    saved = await db.get(Account, account.id, populate_existing=True)
-    assert (saved.notes, saved.city) == ("Manager's note", "Rochdale")
