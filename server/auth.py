@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, selec
 
 from server.accounts.models import Account
 from server.contacts.models import Contact
+from server.db import locked
 from server.errors import Message, NotFound, ValidationError
 from server.i18n import N_
 from server.leads.models import Lead
@@ -277,13 +278,21 @@ def _one_visible(actor: Person, model: type[Versioned]) -> Select[tuple[Any]]:
     return select(model).where(model.id == bindparam("record_id"), _visible(actor, model))
 
 
-async def get_visible(session: AsyncSession, actor: User, model: type[Versioned], record_id: Any) -> Any:
-    """Load one record the actor may see, or raise NotFound (never 'forbidden': that would leak that it exists)."""
+async def get_visible(
+    session: AsyncSession, actor: User, model: type[Versioned], record_id: Any, *, for_change: bool = False
+) -> Any:
+    """Load one record the actor may see, or raise NotFound (never 'forbidden': that would leak that it exists).
+
+    `for_change`: a command is about to change it, so it is read again under its row's lock
+    (`server.db.locked`): the checks the command makes (a visit's status, a quote's revision) see
+    what another transaction committed meanwhile, and a change still uncommitted is waited for."""
     parsed = parse_uuid(record_id)
     record = None
     if parsed is not None:
         record = await session.scalar(_one_visible(Person.of(actor), model), {"record_id": parsed})
-    if record is None:
+    if record is not None and for_change:
+        await locked(session, model, record.id)
+    if record is None or record.deleted_at is not None:  # (deleted while this one waited for the lock)
         raise NotFound(Message(N_("That record does not exist or is not yours to see.")))
     return record
 

@@ -45,8 +45,8 @@ async def search(
     return OffsetPagination(items=list(rows), total=total, offset=offset, limit=limit)
 
 
-async def get(session: AsyncSession, actor: User, account_id: Any) -> Account:
-    return await get_visible(session, actor, Account, account_id)
+async def get(session: AsyncSession, actor: User, account_id: Any, *, for_change: bool = False) -> Account:
+    return await get_visible(session, actor, Account, account_id, for_change=for_change)
 
 
 def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -114,7 +114,7 @@ async def create(
     """
     account_id = client_id(record_id)
     if await session.get(Account, account_id):
-        return await get(session, actor, account_id)
+        return await get(session, actor, account_id, for_change=True)
     values = _validate(raw, partial=False)
     _check_coordinates(values)
     await _check_customer_number(session, values, account_id)
@@ -128,7 +128,7 @@ async def create(
 
 async def update(session: AsyncSession, actor: User, account_id: Any, raw: Mapping[str, Any]) -> Account:
     """accounts.update: change the fields named in `raw`; unnamed fields stay as they are."""
-    account = await get(session, actor, account_id)
+    account = await get(session, actor, account_id, for_change=True)
     values = _validate(raw, partial=True)
     _check_coordinates(
         {

@@ -30,8 +30,8 @@ async def for_account(session: AsyncSession, actor: User, account_id: Any) -> li
     return list(rows)
 
 
-async def get(session: AsyncSession, actor: User, contact_id: Any) -> Contact:
-    return await get_visible(session, actor, Contact, contact_id)
+async def get(session: AsyncSession, actor: User, contact_id: Any, *, for_change: bool = False) -> Contact:
+    return await get_visible(session, actor, Contact, contact_id, for_change=for_change)
 
 
 def _validate(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -54,7 +54,7 @@ async def create(
     """contacts.create: a new contact at an account the actor may see; replaying an id is a no-op."""
     contact_id = client_id(record_id)
     if await session.get(Contact, contact_id):
-        return await get(session, actor, contact_id)
+        return await get(session, actor, contact_id, for_change=True)
     account = await accounts.get(session, actor, account_id)
     values = _validate(raw, partial=False)
     contact = Contact(
@@ -65,7 +65,7 @@ async def create(
 
 async def update(session: AsyncSession, actor: User, contact_id: Any, raw: Mapping[str, Any]) -> Contact:
     """contacts.update: change the fields named in `raw`."""
-    contact = await get(session, actor, contact_id)
+    contact = await get(session, actor, contact_id, for_change=True)
     values = _validate(raw, partial=True)
     if "phone" in values:
         values["phone_digits"] = digits(values["phone"])

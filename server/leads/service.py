@@ -100,7 +100,7 @@ async def capture(
     """leads.capture: a new lead, matched to a known account where it surely is one, scored and owned."""
     lead_id = client_id(record_id)
     if await session.get(Lead, lead_id):
-        return await get(session, actor, lead_id)
+        return await get(session, actor, lead_id, for_change=True)
     values = _validate(raw)
     account = await _best_match(session, actor, values)
     lead = Lead(
@@ -116,8 +116,8 @@ async def capture(
     return await insert(session, actor, lead, "leads.capture", (*FIELDS, "owner_id", "account_id", "score"))
 
 
-async def get(session: AsyncSession, actor: User, lead_id: Any) -> Lead:
-    return await get_visible(session, actor, Lead, lead_id)
+async def get(session: AsyncSession, actor: User, lead_id: Any, *, for_change: bool = False) -> Lead:
+    return await get_visible(session, actor, Lead, lead_id, for_change=for_change)
 
 
 def _check_open(lead: Lead) -> None:
@@ -127,7 +127,7 @@ def _check_open(lead: Lead) -> None:
 
 async def update(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping[str, Any]) -> Lead:
     """leads.update: correct the lead's details; the score follows."""
-    lead = await get(session, actor, lead_id)
+    lead = await get(session, actor, lead_id, for_change=True)
     _check_open(lead)
     values = _validate(raw)
     values |= _derived(values)
@@ -141,7 +141,7 @@ async def assign(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping[
     """leads.assign: a manager hands the lead to a rep of theirs."""
     if actor.role is Role.REP:
         raise PermissionDenied(Message(N_("Only managers can reassign leads.")))
-    lead = await get(session, actor, lead_id)
+    lead = await get(session, actor, lead_id, for_change=True)
     _check_open(lead)
     fields = Fields(raw)
     fields.uuid("owner_id", required=True)
@@ -157,7 +157,7 @@ async def assign(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping[
 
 async def disqualify(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping[str, Any]) -> Lead:
     """leads.disqualify: not a customer, and why."""
-    lead = await get(session, actor, lead_id)
+    lead = await get(session, actor, lead_id, for_change=True)
     _check_open(lead)
     fields = Fields(raw)
     fields.text("disqualify_reason", required=True, max_length=500)
@@ -174,7 +174,7 @@ async def convert(session: AsyncSession, actor: User, lead_id: Any, raw: Mapping
     `raw` may name an existing `account_id` (merge) and an existing `contact_id` there (the same
     person); ids for the new account and contact come from the client, so a replay makes nothing twice.
     """
-    lead = await get(session, actor, lead_id)
+    lead = await get(session, actor, lead_id, for_change=True)
     _check_open(lead)
     fields = Fields(raw)
     fields.uuid("account_id")

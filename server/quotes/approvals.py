@@ -216,7 +216,7 @@ def _decision(raw: Mapping[str, Any], approve: bool) -> Decision:
 
 
 async def _decide(session: AsyncSession, actor: User, quote_id: Any, decision: Decision) -> Quote:
-    quote = await service.get(session, actor, quote_id)
+    quote = await service.get(session, actor, quote_id, for_change=True)
     if quote.owner_id == actor.id:
         raise PermissionDenied(Message(N_("Nobody approves their own quote.")))
     steps = await _steps(session, quote)

@@ -253,12 +253,12 @@ async def create(
     return quote
 
 
-async def get(session: AsyncSession, actor: User, quote_id: Any) -> Quote:
-    return await get_visible(session, actor, Quote, quote_id)
+async def get(session: AsyncSession, actor: User, quote_id: Any, *, for_change: bool = False) -> Quote:
+    return await get_visible(session, actor, Quote, quote_id, for_change=for_change)
 
 
 async def owned(session: AsyncSession, actor: User, quote_id: Any) -> Quote:
-    quote = await get(session, actor, quote_id)
+    quote = await get(session, actor, quote_id, for_change=True)
     if quote.owner_id != actor.id:
         raise PermissionDenied(Message(N_("Only the rep who made a quote can change it.")))
     return quote

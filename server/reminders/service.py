@@ -166,12 +166,12 @@ async def settle(
         await push.cancel_rings(session, reminder)
 
 
-async def get(session: AsyncSession, actor: User, reminder_id: Any) -> Reminder:
-    return await get_visible(session, actor, Reminder, reminder_id)
+async def get(session: AsyncSession, actor: User, reminder_id: Any, *, for_change: bool = False) -> Reminder:
+    return await get_visible(session, actor, Reminder, reminder_id, for_change=for_change)
 
 
 async def _own(session: AsyncSession, actor: User, reminder_id: Any) -> Reminder:
-    reminder = await get(session, actor, reminder_id)
+    reminder = await get(session, actor, reminder_id, for_change=True)
     if reminder.owner_id != actor.id:
         raise PermissionDenied(Message(N_("Only the person it reminds can change a reminder.")))
     return reminder

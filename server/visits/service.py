@@ -38,8 +38,8 @@ def today_for(user: User, now: dt.datetime | None = None) -> dt.date:
     return (now or utcnow()).astimezone(user.zone).date()
 
 
-async def get(session: AsyncSession, actor: User, visit_id: Any) -> Visit:
-    return await get_visible(session, actor, Visit, visit_id)
+async def get(session: AsyncSession, actor: User, visit_id: Any, *, for_change: bool = False) -> Visit:
+    return await get_visible(session, actor, Visit, visit_id, for_change=for_change)
 
 
 def _check_own(actor: User, visit: Visit, message: str) -> None:
@@ -86,7 +86,7 @@ async def plan(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, re
     """visits.plan: a visit to an account on a day, for the actor or (a manager's choice) a rep of theirs."""
     visit_id = client_id(record_id)
     if await session.get(Visit, visit_id):
-        return await get(session, actor, visit_id)
+        return await get(session, actor, visit_id, for_change=True)
     values = _validate_plan(raw, new=True)
     account = await accounts.get(session, actor, values["account_id"])
     owner_id = values.pop("owner_id", None) or actor.id
@@ -104,7 +104,7 @@ async def plan(session: AsyncSession, actor: User, raw: Mapping[str, Any], *, re
 
 async def reschedule(session: AsyncSession, actor: User, visit_id: Any, raw: Mapping[str, Any]) -> Visit:
     """visits.reschedule: another day or time window (or purpose) for a visit not yet made."""
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     _check_status(visit, VisitStatus.PLANNED, VisitStatus.SKIPPED)
     values = _validate_plan(raw, new=False)
     if values["planned_on"] != visit.planned_on:
@@ -117,7 +117,7 @@ async def reschedule(session: AsyncSession, actor: User, visit_id: Any, raw: Map
 
 async def skip(session: AsyncSession, actor: User, visit_id: Any, raw: Mapping[str, Any]) -> Visit:
     """visits.skip: the visit will not happen, and why."""
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     _check_status(visit, VisitStatus.PLANNED)
     fields = Fields(raw)
     fields.text("skip_reason", required=True, max_length=500)
@@ -196,7 +196,7 @@ async def reorder(session: AsyncSession, actor: User, day: dt.date, visit_ids: S
 
 async def move(session: AsyncSession, actor: User, visit_id: Any, step: int) -> list[Visit]:
     """Move one visit up (-1) or down (+1) in its day's route; the change is a visits.reorder."""
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     plan_ = await day_plan(session, actor, actor.id, visit.planned_on)
     if visit not in plan_:
         raise PermissionDenied(Message(N_("You can only reorder your own day.")))
@@ -266,7 +266,7 @@ async def check_in(
     Under a hard geofence a fix outside the radius is refused; under a soft one it is recorded and
     flagged. A fix less precise than the policy allows is flagged as low accuracy.
     """
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     _check_own(actor, visit, N_("Only the rep making the visit can check in."))
     _check_status(visit, VisitStatus.PLANNED)
     fields = Fields(raw)
@@ -326,7 +326,7 @@ async def check_out(
     received_at: dt.datetime | None = None,
 ) -> Visit:
     """visits.check_out: the visit is over; time on site is measured on the phone's own clock."""
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     _check_own(actor, visit, N_("Only the rep making the visit can check out."))
     _check_status(visit, VisitStatus.CHECKED_IN)
     fields = Fields(raw)
@@ -348,7 +348,7 @@ async def check_out(
 
 async def use_check_in_location(session: AsyncSession, actor: User, visit_id: Any) -> Visit:
     """The rep confirms that where they checked in is where the customer is (for an account with no location)."""
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     _check_own(actor, visit, N_("Only the rep who checked in can use their location."))
     if visit.account.has_location:
         raise ValidationError({"location": Message(N_("This account already has a location."))})
@@ -386,7 +386,7 @@ async def record_outcome(
     photo_file: str | None = None,
 ) -> Visit:
     """visits.record_outcome: notes, what came of it, the next step and its due date, and a photo."""
-    visit = await get(session, actor, visit_id)
+    visit = await get(session, actor, visit_id, for_change=True)
     _check_own(actor, visit, N_("Only the rep who made the visit can record its outcome."))
     _check_status(visit, VisitStatus.CHECKED_IN, VisitStatus.DONE)
     values = _validate_outcome(raw, visit)
