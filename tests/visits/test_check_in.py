@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from server.db import utcnow
+from server.db import create_engine, utcnow
 from server.errors import PermissionDenied, ValidationError
+from server.users.models import User
 from server.visits import service as visits
 from server.visits.models import VisitStatus
 from tests.factories import make_account
@@ -139,3 +142,31 @@ async def test_an_account_without_a_location_takes_it_from_a_check_in_when_the_r
     assert (nowhere.latitude, nowhere.longitude) == NEARBY
     with pytest.raises(ValidationError):
         await visits.use_check_in_location(db, day.rep, visit.id)  # it has one now
+
+
+async def test_a_check_in_and_a_skip_at_the_same_moment_cannot_both_stand(backend, settings, db, day) -> None:
+    """The manager skips the visit while the rep checks in: whichever commits second sees the
+    first's status (the command reads the visit again under its row lock) and is refused, instead
+    of checking in to a skipped visit."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the second command starts after the first commits")
+    visit = await day.plan(db)
+    await db.commit()
+    engine = create_engine(settings.database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as managers, sessions() as reps:
+            manager = await managers.get(User, day.manager.id)
+            await visits.skip(managers, manager, visit.id, {"skip_reason": "Shop closed for refit"})
+            await managers.flush()  # skipped, not yet committed
+            rep = await reps.get(User, day.rep.id)
+            checking_in = asyncio.create_task(visits.check_in(reps, rep, visit.id, fix(NEARBY)))
+            await asyncio.sleep(0.2)  # the check-in waits for the visit's row
+            assert not checking_in.done()
+            await managers.commit()
+            with pytest.raises(ValidationError):
+                await checking_in
+    finally:
+        await engine.dispose()
+    await db.refresh(visit)
+    assert visit.status is VisitStatus.SKIPPED
