@@ -494,7 +494,9 @@ def expect_forgotten(page: Page, seed: Seed, briefcase: str, timeout: float = 10
     expect(page).to_have_url(re.compile(r"/auth/demo\?next=%2F$"), timeout=timeout)
     expect(page.get_by_role("heading", level=1)).to_have_text("Choose a demo user")
     expect(page.get_by_role("button", name=seed.rep.name)).to_have_count(0)
-    assert briefcase not in device_databases(page)
+    # The deletion may finish a moment after the page has left: it waits for the page's own open
+    # connections to the briefcase to close, which leaving the page does.
+    wait_until(page, lambda: briefcase not in device_databases(page), f"{briefcase} is still on the phone")
 
 
 # --- an interrupted first sync ----------------------------------------------------------------------
